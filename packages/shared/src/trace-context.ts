@@ -1,0 +1,36 @@
+import { type MsgHdrs, headers as natsHeaders } from "@nats-io/transport-node";
+import {
+  type Context,
+  context,
+  propagation,
+  type TextMapGetter,
+  type TextMapSetter,
+} from "@opentelemetry/api";
+
+const setter: TextMapSetter<MsgHdrs> = {
+  set(carrier, key, value) {
+    carrier.set(key, value);
+  },
+};
+
+const getter: TextMapGetter<MsgHdrs> = {
+  keys: (carrier) => carrier.keys(),
+  get: (carrier, key) => (carrier.has(key) ? carrier.get(key) : undefined),
+};
+
+/** Writes the active (or given) context's W3C `traceparent`/`tracestate` into NATS headers. */
+export function injectTraceContext(
+  headers: MsgHdrs = natsHeaders(),
+  ctx: Context = context.active(),
+): MsgHdrs {
+  propagation.inject(ctx, headers, setter);
+  return headers;
+}
+
+/** Reads W3C trace context from NATS headers into a context (the active one if absent). */
+export function extractTraceContext(
+  headers: MsgHdrs | undefined,
+  base: Context = context.active(),
+): Context {
+  return headers ? propagation.extract(base, headers, getter) : base;
+}

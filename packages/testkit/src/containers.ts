@@ -1,0 +1,219 @@
+/**
+ * Real NATS (JetStream on) and PostgreSQL for integration tests, started through
+ * Testcontainers, or taken from NATS_URL / DATABASE_URL. A test run shares one
+ * server of each (started by the global set-up); a test that stops or restarts
+ * its server asks for a dedicated one.
+ */
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
+import pg from "pg";
+import { GenericContainer, type StartedTestContainer, Wait } from "testcontainers";
+import { testkitConfig } from "./config.ts";
+
+const LOOPBACK = "127.0.0.1";
+
+export interface ManagedServer {
+  readonly url: string;
+  /** The container's id, or undefined when the server was given by URL. */
+  readonly containerId: string | undefined;
+  /** Stops the server (a no-op for a shared or given one). */
+  readonly stop: () => Promise<void>;
+  /** Restarts the server on the same port, keeping its data (dedicated servers only). */
+  readonly restart: () => Promise<void>;
+  /** Stops the server without removing it; `start()` brings it back (dedicated only). */
+  readonly pause: () => Promise<void>;
+  readonly resume: () => Promise<void>;
+}
+
+export interface StartOptions {
+  /** A server of this test's own, which it may stop and restart. */
+  readonly dedicated?: boolean;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, LOOPBACK, () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function given(url: string): ManagedServer {
+  const notManaged = async () => {
+    throw new Error(
+      `the server at ${url} was given, not started by the testkit: ask for { dedicated: true }`,
+    );
+  };
+  return {
+    url,
+    containerId: undefined,
+    stop: async () => undefined,
+    restart: notManaged,
+    pause: notManaged,
+    resume: notManaged,
+  };
+}
+
+/** Resolves once the server answers a real request (not just an open port). */
+type ReadyProbe = () => Promise<void>;
+
+function managed(
+  container: StartedTestContainer,
+  url: string,
+  label: string,
+  probe: ReadyProbe,
+): ManagedServer {
+  let stopped: Promise<void> | undefined;
+  const docker = async (action: "stop" | "start") => {
+    // A stop/start through the engine keeps the container, its data and its port binding.
+    const { getContainerRuntimeClient } = await import("testcontainers");
+    const client = await getContainerRuntimeClient();
+    const c = client.container.getById(container.getId());
+    if (action === "stop") await client.container.stop(c, { timeout: 0 });
+    else await client.container.start(c);
+  };
+  return {
+    url,
+    containerId: container.getId(),
+    stop: () => {
+      stopped ??= container.stop({ timeout: 0 }).then(() => undefined);
+      return stopped;
+    },
+    restart: async () => {
+      await container.restart({ timeout: 0 });
+      await waitUntilReady(probe, label);
+    },
+    pause: () => docker("stop"),
+    resume: async () => {
+      await docker("start");
+      await waitUntilReady(probe, label);
+    },
+  };
+}
+
+async function waitUntilReady(probe: ReadyProbe, label: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await probe();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline)
+        throw new Error(`${label} did not become ready again`, { cause: err });
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function tcpProbe(url: string): Promise<void> {
+  const { hostname, port } = new URL(url);
+  const { connect } = await import("node:net");
+  await new Promise<void>((resolve, reject) => {
+    const s = connect(Number(port), hostname);
+    s.once("data", () => {
+      s.destroy();
+      resolve();
+    });
+    s.once("error", reject);
+  });
+}
+
+async function pgProbe(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    await client.query("select 1");
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function log(line: string): void {
+  process.stderr.write(`testkit: ${line}\n`);
+}
+
+/** Starts a NATS server with JetStream in a container (or returns the run's shared one). */
+export async function startNats(options: StartOptions = {}): Promise<ManagedServer> {
+  const cfg = testkitConfig();
+  if (!options.dedicated) {
+    const url = cfg.UPLINE_TESTKIT_NATS_URL ?? cfg.NATS_URL;
+    if (url) return given(url);
+  }
+  const port = await freePort();
+  const container = await new GenericContainer(cfg.NATS_IMAGE)
+    .withCommand(["-js", "-sd", "/data", "-p", "4222"])
+    .withExposedPorts({ container: 4222, host: port })
+    .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
+    .withStartupTimeout(60_000)
+    .start();
+  const url = `nats://${LOOPBACK}:${port}`;
+  log(
+    `started NATS container ${container.getId().slice(0, 12)} from ${cfg.NATS_IMAGE} through Testcontainers at ${url}`,
+  );
+  // NATS greets every client with INFO: data on the socket means it is serving.
+  return managed(container, url, "NATS", () => tcpProbe(url));
+}
+
+export interface PostgresServer extends ManagedServer {
+  /** Creates a fresh database on this server and returns its URL. */
+  readonly createDatabase: (prefix?: string) => Promise<string>;
+}
+
+const PG_USER = "upline";
+
+/** Starts PostgreSQL in a container (or returns the run's shared one). */
+export async function startPostgres(options: StartOptions = {}): Promise<PostgresServer> {
+  const cfg = testkitConfig();
+  let server: ManagedServer;
+  const shared = cfg.UPLINE_TESTKIT_DATABASE_URL ?? cfg.DATABASE_URL;
+  if (!options.dedicated && shared) {
+    server = given(shared);
+  } else {
+    const port = await freePort();
+    const password = randomBytes(12).toString("hex");
+    const container = await new GenericContainer(cfg.POSTGRES_IMAGE)
+      .withEnvironment({
+        POSTGRES_USER: PG_USER,
+        POSTGRES_PASSWORD: password,
+        POSTGRES_DB: "upline",
+      })
+      .withExposedPorts({ container: 5432, host: port })
+      .withWaitStrategy(
+        Wait.forSuccessfulCommand(
+          `pg_isready -h 127.0.0.1 -p 5432 -U ${PG_USER} -d upline`,
+        ).withStartupTimeout(60_000),
+      )
+      .withStartupTimeout(60_000)
+      .start();
+    const url = `postgres://${PG_USER}:${password}@${LOOPBACK}:${port}/upline`;
+    log(
+      `started PostgreSQL container ${container.getId().slice(0, 12)} from ${cfg.POSTGRES_IMAGE} through Testcontainers at 127.0.0.1:${port}`,
+    );
+    server = managed(container, url, "PostgreSQL", () => pgProbe(url));
+  }
+  return {
+    ...server,
+    createDatabase: async (prefix = "t") => {
+      const name = `${prefix}_${randomBytes(6).toString("hex")}`;
+      const client = new pg.Client({ connectionString: server.url });
+      await client.connect();
+      try {
+        await client.query(`CREATE DATABASE "${name}"`);
+      } finally {
+        await client.end();
+      }
+      const url = new URL(server.url);
+      url.pathname = `/${name}`;
+      return url.toString();
+    },
+  };
+}
+
+/** A namespace unique to this test (see UPLINE_NAMESPACE): isolates subjects, streams and buckets. */
+export function uniqueNamespace(prefix = "t"): string {
+  return `${prefix}${randomBytes(5).toString("hex")}`.slice(0, 16);
+}

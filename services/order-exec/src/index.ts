@@ -1,0 +1,2 @@
+export type { Config } from "./config.ts";
+export { CONFIG_PREFIX, configSchema } from "./config.ts";
