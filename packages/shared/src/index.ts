@@ -1,3 +1,5 @@
+export type { AuditPublisher, AuditRecord } from "./audit.ts";
+export { createAuditPublisher, redactAuditData, uuidv7 } from "./audit.ts";
 export type {
   BusConfig,
   ConnectBusOptions,
