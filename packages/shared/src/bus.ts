@@ -255,6 +255,88 @@ export function publishCore<S extends z.ZodType>(
   }
 }
 
+export interface SubscribeOptions<S extends z.ZodType> {
+  readonly subject: string;
+  readonly queue?: string;
+  readonly schema: S;
+  /** Runs inside the publisher's trace context; a throw is logged and reported, never fatal. */
+  readonly handler: (message: z.output<S>, ctx: RequestContext) => void | Promise<void>;
+  readonly logger: Logger;
+  /** Called for every message refused at receipt (MESSAGE_DECODE / MESSAGE_INVALID) or failed. */
+  readonly onError?: (err: UplineError, ctx: RequestContext) => void;
+  readonly name?: string;
+}
+
+/**
+ * Subscribes to core-NATS events, validating each on receipt. Invalid messages
+ * never reach the handler. Returns the same {@link Server} handle as `serve`.
+ */
+export function subscribe<S extends z.ZodType>(
+  nc: NatsConnection,
+  options: SubscribeOptions<S>,
+): Server {
+  const log = options.logger;
+  const pending = new Set<Promise<void>>();
+  const spanName = `receive ${options.name ?? options.subject}`;
+  const handle = (msg: Msg): Promise<void> => {
+    const ctx: RequestContext = { subject: msg.subject, headers: msg.headers };
+    return context.with(extractTraceContext(msg.headers), () =>
+      tracer.startActiveSpan(
+        spanName,
+        {
+          kind: SpanKind.CONSUMER,
+          attributes: { "messaging.system": "nats", "messaging.destination.name": msg.subject },
+        },
+        async (span) => {
+          try {
+            await options.handler(
+              decodeMessage(options.schema, msg.data, `message on ${msg.subject}`),
+              ctx,
+            );
+          } catch (err) {
+            const typed =
+              err instanceof UplineError
+                ? err
+                : new UplineError("INTERNAL", "the message could not be handled", { cause: err });
+            span.setStatus({ code: SpanStatusCode.ERROR, message: typed.code });
+            log.warn({ err: typed, subject: msg.subject, code: typed.code }, "message refused");
+            options.onError?.(typed, ctx);
+          } finally {
+            span.end();
+          }
+        },
+      ),
+    );
+  };
+  const sub = nc.subscribe(options.subject, {
+    ...(options.queue === undefined ? {} : { queue: options.queue }),
+    callback: (err, msg) => {
+      if (err) {
+        log.error({ err, subject: options.subject }, "subscription failed");
+        return;
+      }
+      const p = handle(msg);
+      pending.add(p);
+      void p.finally(() => pending.delete(p));
+    },
+  });
+  return drainable(sub, pending);
+}
+
+function drainable(sub: Subscription, pending: Set<Promise<void>>): Server {
+  let stopping: Promise<void> | undefined;
+  return {
+    inFlight: () => pending.size,
+    stop: () => {
+      stopping ??= (async () => {
+        if (!sub.isClosed()) await sub.drain().catch(() => undefined);
+        await Promise.allSettled([...pending]);
+      })();
+      return stopping;
+    },
+  };
+}
+
 // ---------------------------------------------------------------- request / reply
 
 export interface RequestOptions {
@@ -411,18 +493,7 @@ export function serve<Q extends z.ZodType, R extends z.ZodType>(
       void p.finally(() => pending.delete(p));
     },
   });
-
-  let stopping: Promise<void> | undefined;
-  return {
-    inFlight: () => pending.size,
-    stop: () => {
-      stopping ??= (async () => {
-        if (!sub.isClosed()) await sub.drain().catch(() => undefined);
-        await Promise.allSettled([...pending]);
-      })();
-      return stopping;
-    },
-  };
+  return drainable(sub, pending);
 }
 
 export { natsHeaders as headers };

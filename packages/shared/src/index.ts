@@ -8,6 +8,7 @@ export type {
   RequestOptions,
   ServeOptions,
   Server,
+  SubscribeOptions,
 } from "./bus.ts";
 export {
   busError,
@@ -20,6 +21,7 @@ export {
   publishEvent,
   request,
   serve,
+  subscribe,
 } from "./bus.ts";
 export type { Env, LoadConfigOptions } from "./config.ts";
 export {

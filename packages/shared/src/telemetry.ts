@@ -24,6 +24,9 @@ import type { Logger } from "./log.ts";
 export type { ReadableSpan, SpanExporter };
 export { InMemorySpanExporter };
 
+/** An unreachable collector must not hold up a service's shutdown for long. */
+const EXPORT_TIMEOUT_MS = 2_000;
+
 export interface TelemetryOptions {
   readonly service: string;
   /** OTLP/HTTP base URL (OTEL_EXPORTER_OTLP_ENDPOINT); without it nothing is exported. */
@@ -53,7 +56,10 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     if (options.endpoint) {
       spanProcessors.push(
         new BatchSpanProcessor({
-          exporter: new OTLPTraceExporter({ url: `${trimSlash(options.endpoint)}/v1/traces` }),
+          exporter: new OTLPTraceExporter({
+            url: `${trimSlash(options.endpoint)}/v1/traces`,
+            timeoutMillis: EXPORT_TIMEOUT_MS,
+          }),
         }),
       );
     }
@@ -64,7 +70,10 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     if (options.endpoint) {
       metricReaders.push(
         new PeriodicExportingMetricReader({
-          exporter: new OTLPMetricExporter({ url: `${trimSlash(options.endpoint)}/v1/metrics` }),
+          exporter: new OTLPMetricExporter({
+            url: `${trimSlash(options.endpoint)}/v1/metrics`,
+            timeoutMillis: EXPORT_TIMEOUT_MS,
+          }),
           exportIntervalMillis: 10_000,
         }),
       );
