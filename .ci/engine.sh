@@ -20,7 +20,7 @@ fi
 if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1; then
   echo "engine: installing podman, runc and debootstrap from Debian"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap curl >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap curl uidmap slirp4netns fuse-overlayfs >/dev/null
 fi
 
 mkdir -p /etc/containers
