@@ -55,6 +55,76 @@ export const ErrorCodes = {
     summary: "an existing stream or bucket has settings that cannot be reconciled with ours",
   },
   INTERNAL: { retry: "non_retryable", summary: "an unexpected failure inside a service" },
+  // audit
+  AUDIT_STORE_UNAVAILABLE: {
+    retry: "retryable",
+    summary: "the audit database cannot be reached or refused a write",
+  },
+  AUDIT_APPEND_ONLY: {
+    retry: "non_retryable",
+    summary: "an UPDATE, DELETE or TRUNCATE of stored audit rows was refused",
+  },
+  AUDIT_CHAIN_BROKEN: {
+    retry: "non_retryable",
+    summary: "the audit hash chain or a signed checkpoint does not verify",
+  },
+  AUDIT_KEY_INVALID: {
+    retry: "fatal",
+    summary: "the audit checkpoint signing key file is missing or not an Ed25519 JWK",
+  },
+  // signer
+  SIGNER_UNKNOWN_CALLER: {
+    retry: "non_retryable",
+    summary: "the sign request's issuer is not a configured signer caller",
+  },
+  SIGNER_BAD_SIGNATURE: {
+    retry: "non_retryable",
+    summary: "the sign request's JWS is malformed or its signature does not verify",
+  },
+  SIGNER_EXPIRED: {
+    retry: "non_retryable",
+    summary: "the sign request is expired, not yet valid, or lives longer than 10 s",
+  },
+  SIGNER_REPLAYED: {
+    retry: "non_retryable",
+    summary: "the sign request's jti was already used within its validity window",
+  },
+  SIGNER_KEY_NOT_ALLOWED: {
+    retry: "non_retryable",
+    summary: "the key id is unknown, revoked, expired or not allowed for this caller",
+  },
+  SIGNER_ENDPOINT_NOT_ALLOWED: {
+    retry: "non_retryable",
+    summary: "the (method, path) is not allowed for this caller or this key",
+  },
+  SIGNER_PARAMS_INVALID: {
+    retry: "non_retryable",
+    summary: "the request's params or body cannot be put in canonical form",
+  },
+  SIGNER_PARAMS_OVER_LIMIT: {
+    retry: "non_retryable",
+    summary: "a market outside the caller's allow-list or an order over its limits",
+  },
+  SIGNER_TRADING_HALTED: {
+    retry: "non_retryable",
+    summary: "the kill switch (KV control/trading) forbids this request now",
+  },
+  SIGNER_NOT_ADMIN: {
+    retry: "non_retryable",
+    summary: "a signer admin operation was asked by a caller without the admin flag",
+  },
+  SIGNER_SESSION_UNKNOWN: {
+    retry: "retryable",
+    summary: "the sealing session is unknown to this signer replica or has expired",
+  },
+  SIGNER_UNAVAILABLE: {
+    retry: "retryable",
+    summary: "the signer cannot grant now (audit not acknowledged, overloaded, or not ready)",
+  },
+  SIGNER_KEY_FILE_INVALID: {
+    retry: "fatal",
+    summary: "a signer key or callers file is unreadable, malformed, or readable by group/others",
+  },
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

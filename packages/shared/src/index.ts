@@ -58,6 +58,8 @@ export {
   OrdType,
   Side,
   SignedDecimal,
+  SignerSessionReply,
+  SignGrant,
   SignReply,
   SignRequest,
   Ticker,

@@ -189,21 +189,51 @@ export type OrderEvent = z.infer<typeof OrderEvent>;
 
 // ---------------------------------------------------------------- signer
 
-/** `signer.v1.sign` request: a compact JWS signed by the caller's Ed25519 key. */
+/**
+ * `signer.v1.sign` request: a compact JWS from the caller — EdDSA with its
+ * Ed25519 key, or HS256 with the MAC key of its sealing session (header `kid` =
+ * session id). `signer.v1.session` and `signer.v1.admin.*` take the same shape.
+ */
 export const SignRequest = z.strictObject({ jws: z.string().min(1).max(16_384) });
 export type SignRequest = z.infer<typeof SignRequest>;
 
 /**
- * `signer.v1.sign` reply: the Authorization header value and the exact string
- * that was hashed, which the caller sends byte for byte (query for GET/DELETE,
- * JSON body for POST).
+ * `signer.v1.sign` reply: the grant sealed for the caller (AES-256-GCM with the
+ * session key of the replica named by `replica`, the request's jti as
+ * associated data), so no bearer token ever crosses NATS in clear. `sealed` is
+ * base64url(iv ‖ ciphertext ‖ tag); it opens to a {@link SignGrant}.
  */
 export const SignReply = z.strictObject({
-  authorization: z.string().min(1),
-  query: z.string().optional(),
-  body: z.string().optional(),
+  replica: z.string().min(1).max(64),
+  sealed: z.string().min(1),
 });
 export type SignReply = z.infer<typeof SignReply>;
+
+/**
+ * What a sealed {@link SignReply} opens to: the Authorization header value and
+ * the exact string that was hashed. GET/DELETE: `query` is the hashed
+ * (decoded) string and `url_query` its percent-encoded twin to put after `?`;
+ * POST: `body` is the JSON text to send byte for byte.
+ */
+export const SignGrant = z.strictObject({
+  authorization: z.string().min(1),
+  query: z.string().optional(),
+  url_query: z.string().optional(),
+  body: z.string().optional(),
+});
+export type SignGrant = z.infer<typeof SignGrant>;
+
+/**
+ * `signer.v1.session` reply from one replica: its ephemeral X25519 public key
+ * (base64url, raw 32 bytes). Both sides derive the session keys with HKDF.
+ */
+export const SignerSessionReply = z.strictObject({
+  replica: z.string().min(1).max(64),
+  sid: z.string().min(16).max(64),
+  epk: z.string().length(43),
+  expires_at: IsoTime,
+});
+export type SignerSessionReply = z.infer<typeof SignerSessionReply>;
 
 // ---------------------------------------------------------------- audit
 

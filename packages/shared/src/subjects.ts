@@ -53,6 +53,12 @@ export interface Subjects {
   readonly signer: {
     readonly sign: string;
     readonly queue: string;
+    /**
+     * Sealing-session handshake (`signer.v1.session`, no queue group: every
+     * replica answers with its own ephemeral X25519 key, so a caller holds one
+     * session key per replica and sign replies can be sealed).
+     */
+    readonly session: string;
     /** Operator requests: `signer.v1.admin.<op>`. */
     readonly admin: (op: string) => string;
     readonly adminAll: string;
@@ -61,6 +67,8 @@ export interface Subjects {
     /** `audit.v1.<service>.<kind>`. */
     readonly event: (service: ServiceName, kind: string) => string;
     readonly all: string;
+    /** Signed audit checkpoints (core NATS, outside stream AUDIT): `checkpoints.v1.audit`. */
+    readonly checkpoint: string;
   };
   readonly streams: { readonly md: string; readonly orders: string; readonly audit: string };
   readonly buckets: { readonly control: string; readonly orderIds: string };
@@ -102,6 +110,7 @@ export function createSubjects(namespace = ""): Subjects {
     signer: Object.freeze({
       sign: s("signer.v1.sign"),
       queue: "signer",
+      session: s("signer.v1.session"),
       admin: (op: string) => s(`signer.v1.admin.${token(op, "admin operation")}`),
       adminAll: s("signer.v1.admin.*"),
     }),
@@ -109,6 +118,7 @@ export function createSubjects(namespace = ""): Subjects {
       event: (service: ServiceName, kind: string) =>
         s(`audit.v1.${service}.${token(kind, "audit kind")}`),
       all: s("audit.v1.>"),
+      checkpoint: s("checkpoints.v1.audit"),
     }),
     streams: Object.freeze({ md: n("MD"), orders: n("ORDERS"), audit: n("AUDIT") }),
     buckets: Object.freeze({ control: n("control"), orderIds: n("order-ids") }),

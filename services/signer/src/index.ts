@@ -1,2 +1,18 @@
+export type { AdminReply, ReloadResult, Signer, SignerDeps, SignerSettings } from "./app.ts";
+export { buildSigner } from "./app.ts";
+export type { CallerEntry, CallerPolicy, CallersFile } from "./callers.ts";
+export { loadCallersFile, parseCallers } from "./callers.ts";
+export type { BodyValue, CanonicalBody, CanonicalQuery, ParamPair } from "./canonical.ts";
+export { canonicalBody, canonicalQuery, paramsDigest, queryHash } from "./canonical.ts";
+export type { SignArgs, SignerClient, SignerClientOptions } from "./client.ts";
+export { createSignerClient } from "./client.ts";
 export type { Config } from "./config.ts";
 export { CONFIG_PREFIX, configSchema } from "./config.ts";
+export { Denial } from "./errors.ts";
+export type { ExchangeKey, KeyInfo, KeyStatus } from "./keys.ts";
+export { KeyFile, KeyStore, loadKeyDir, modeTooOpen, parseKeyFile } from "./keys.ts";
+export type { Method, SignIntent } from "./policy.ts";
+export { checkPolicy, isSensitive } from "./policy.ts";
+export type { AdminOp } from "./request.ts";
+export { checkTimes, parseCompactJws, ReplayCache, verifyEd25519 } from "./request.ts";
+export { createUpbitTokenSigner, UpbitJwtAlg } from "./upbit-jwt.ts";

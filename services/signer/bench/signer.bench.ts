@@ -1,0 +1,160 @@
+/**
+ * Signer round trip against a bare NATS request-reply echo, in the same run.
+ * The signer runs on a worker thread of its own (one core); its event-loop
+ * utilisation during the 32-caller run gives signatures/s per core.
+ *   node scripts/bench.ts services/signer/bench/signer.bench.ts
+ */
+import { createPublicKey, sign as edSign, randomUUID, verify } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { Worker } from "node:worker_threads";
+import { connectBus, createLogger, createSubjects } from "@upline/shared";
+import {
+  type BenchRow,
+  emitBench,
+  measureLatency,
+  startNats,
+  uniqueNamespace,
+} from "@upline/testkit";
+import { compactVerify } from "jose";
+import { createSignerClient } from "../src/index.ts";
+import { callerKeys, keyFile, tempDirs } from "../test/fixtures.ts";
+
+const SUITE = "signer";
+const rows: BenchRow[] = [];
+const nats = await startNats();
+const namespace = uniqueNamespace();
+const dirs = tempDirs();
+const exec = callerKeys();
+dirs.writeKey("main.json", keyFile({ key_id: "main" }));
+dirs.writeCallers([
+  {
+    id: "order-exec",
+    public_jwk: exec.publicJwk,
+    keys: ["main"],
+    endpoints: ["POST /v1/orders", "GET /v1/orders/chance"],
+    markets: ["KRW-BTC"],
+    max_order_total: "100000000",
+  },
+]);
+
+const worker = new Worker(new URL("./worker.ts", import.meta.url), {
+  workerData: {
+    natsUrl: nats.url,
+    namespace,
+    keysDir: dirs.keysDir,
+    callersFile: dirs.callersFile,
+  },
+});
+const fromWorker = (key: string) =>
+  new Promise<Record<string, unknown>>((resolve, reject) => {
+    const on = (m: Record<string, unknown>) => {
+      if (key in m) {
+        worker.off("message", on);
+        resolve(m);
+      }
+    };
+    worker.on("message", on);
+    worker.once("error", reject);
+  });
+await fromWorker("ready");
+
+const logger = createLogger({ service: "signer-bench", level: "silent" });
+const nc = await connectBus({ NATS_URL: nats.url }, { name: "signer-bench-client", logger });
+const subjects = createSubjects(namespace);
+const client = createSignerClient({
+  nc,
+  subjects,
+  callerId: "order-exec",
+  privateJwk: exec.privateJwk,
+});
+await client.connect();
+
+const body = {
+  market: "KRW-BTC",
+  side: "bid",
+  ord_type: "limit",
+  price: "95000000",
+  volume: "0.001",
+  identifier: "",
+};
+const signOp = () =>
+  client.sign({
+    keyId: "main",
+    method: "POST",
+    path: "/v1/orders",
+    body: { ...body, identifier: randomUUID() },
+  });
+// An echo payload of the same size as a sign request.
+const echoPayload = JSON.stringify({ jws: "x".repeat(620) });
+const echoOp = () => nc.request(`${namespace}.bench.echo`, echoPayload, { timeout: 5_000 });
+
+for (const concurrency of [1, 32]) {
+  const total = concurrency === 1 ? 4_000 : 16_000;
+  const echo = await measureLatency(echoOp, { total, concurrency });
+  rows.push({
+    suite: SUITE,
+    kind: "baseline",
+    name: `bare NATS request-reply echo, ${concurrency} concurrent`,
+    ...echo,
+  });
+  worker.postMessage("elu-start");
+  const signed = await measureLatency(signOp, { total, concurrency });
+  worker.postMessage("elu-stop");
+  const { elu } = (await fromWorker("elu")) as { elu: number };
+  rows.push({
+    suite: SUITE,
+    kind: "ours",
+    name: `signer sign (EdDSA caller JWS, policy, HS512, sealed reply, audit), ${concurrency} concurrent`,
+    ...signed,
+    cpu_pct: Math.round(elu * 100),
+    notes: `signer thread busy ${Math.round(elu * 100)}% → ≈${Math.round(signed.ops_per_s / elu)} signs/s per core; p50 - echo p50 = ${signed.p50_us - echo.p50_us} µs`,
+  });
+}
+
+// Caller verification alone: why the signer verifies Ed25519 with node:crypto, not jose.
+const { privateKey, publicKey } = {
+  privateKey: exec.privateKey,
+  publicKey: createPublicKey({ key: exec.publicJwk, format: "jwk" }),
+};
+const header = Buffer.from('{"alg":"EdDSA"}').toString("base64url");
+const payload = Buffer.from(
+  JSON.stringify({ iss: "order-exec", jti: randomUUID(), body }),
+).toString("base64url");
+const jws = `${header}.${payload}.${edSign(null, Buffer.from(`${header}.${payload}`), privateKey).toString("base64url")}`;
+const N = 5_000;
+let t0 = performance.now();
+for (let i = 0; i < N; i++) await compactVerify(jws, publicKey);
+rows.push({
+  suite: SUITE,
+  kind: "peer",
+  name: "Ed25519 verify, jose compactVerify",
+  ops_per_s: Math.round(N / ((performance.now() - t0) / 1000)),
+});
+t0 = performance.now();
+for (let i = 0; i < N; i++) {
+  const dot = jws.lastIndexOf(".");
+  verify(
+    null,
+    Buffer.from(jws.slice(0, dot)),
+    publicKey,
+    Buffer.from(jws.slice(dot + 1), "base64url"),
+  );
+}
+rows.push({
+  suite: SUITE,
+  kind: "baseline",
+  name: "Ed25519 verify, node:crypto on the compact form",
+  ops_per_s: Math.round(N / ((performance.now() - t0) / 1000)),
+});
+
+emitBench(rows);
+worker.postMessage("stop");
+await fromWorker("stopped");
+await worker.terminate();
+await nc.drain();
+await nats.stop();
+dirs.cleanup();
+for (const r of rows)
+  process.stdout.write(
+    `${r.name}: ${r.ops_per_s ?? "-"} ops/s, p50 ${r.p50_us ?? "-"} µs, p99 ${r.p99_us ?? "-"} µs ${r.notes ?? ""}\n`,
+  );

@@ -1,0 +1,51 @@
+/** The signer (and a bare echo responder) on a thread of its own, for signer.bench.ts. */
+import { performance } from "node:perf_hooks";
+import { parentPort, workerData } from "node:worker_threads";
+import { connectBus, createLogger, createSubjects, ensureStreams } from "@upline/shared";
+import { buildSigner } from "../src/index.ts";
+
+const data = workerData as {
+  natsUrl: string;
+  namespace: string;
+  keysDir: string;
+  callersFile: string;
+};
+const logger = createLogger({ service: "signer", level: "silent" });
+const nc = await connectBus({ NATS_URL: data.natsUrl }, { name: "signer-bench", logger });
+const subjects = createSubjects(data.namespace);
+await ensureStreams(nc, subjects);
+const signer = buildSigner({
+  nc,
+  subjects,
+  logger,
+  settings: {
+    keysDir: data.keysDir,
+    callersFile: data.callersFile,
+    jwtAlg: "HS512",
+    rotationGraceMs: 60_000,
+    expiryWarnDays: 30,
+    sessionTtlMs: 3_600_000,
+    auditMaxInFlight: 4096,
+    watchFiles: false,
+  },
+});
+await signer.start();
+nc.subscribe(`${data.namespace}.bench.echo`, {
+  callback: (_e, m) => {
+    m.respond(m.data);
+  },
+});
+await nc.flush();
+
+let elu = performance.eventLoopUtilization();
+parentPort?.on("message", async (msg: string) => {
+  if (msg === "elu-start") elu = performance.eventLoopUtilization();
+  else if (msg === "elu-stop")
+    parentPort?.postMessage({ elu: performance.eventLoopUtilization(elu).utilization });
+  else if (msg === "stop") {
+    await signer.stop();
+    await nc.drain();
+    parentPort?.postMessage({ stopped: true });
+  }
+});
+parentPort?.postMessage({ ready: true });

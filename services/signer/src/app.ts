@@ -1,0 +1,541 @@
+/**
+ * The signer: authenticates callers, applies policy and the kill switch, signs
+ * Upbit tokens with keys only this process holds, and seals every grant to its
+ * caller. `buildSigner` does nothing until `start()`.
+ */
+import { randomBytes } from "node:crypto";
+import { type FSWatcher, watch } from "node:fs";
+import { dirname } from "node:path";
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { metrics, trace } from "@opentelemetry/api";
+import {
+  type AuditPublisher,
+  ControlState,
+  createAuditPublisher,
+  type Logger,
+  type Server,
+  SignerSessionReply,
+  SignReply,
+  SignRequest,
+  type Subjects,
+  serve,
+  type TradingState,
+  type UplineError,
+} from "@upline/shared";
+import { z } from "zod";
+import { createAuditSink } from "./audit-sink.ts";
+import { type CallerPolicy, loadCallersFile } from "./callers.ts";
+import { canonicalBody, canonicalQuery, paramsDigest } from "./canonical.ts";
+import { deny } from "./errors.ts";
+import { type KeyChange, KeyStore, type LoadResult, loadKeyDir, loadKeysFromEnv } from "./keys.ts";
+import { checkPolicy, type SignIntent } from "./policy.ts";
+import {
+  AdminClaims,
+  checkTimes,
+  parseClaims,
+  parseCompactJws,
+  ReplayCache,
+  SessionClaims,
+  SignClaims,
+  verifyEd25519,
+} from "./request.ts";
+import { deriveSealKey, ephemeralX25519, SessionStore, seal } from "./seal.ts";
+import { createUpbitTokenSigner, type UpbitJwtAlg } from "./upbit-jwt.ts";
+
+export interface SignerSettings {
+  /** Directory of key files; unset only with `devKeysJson`. */
+  readonly keysDir?: string | undefined;
+  /** Development only: a JSON array of key files (SIGNER_DEV_KEYS). */
+  readonly devKeysJson?: string | undefined;
+  readonly callersFile: string;
+  readonly jwtAlg: UpbitJwtAlg;
+  readonly rotationGraceMs: number;
+  readonly expiryWarnDays: number;
+  readonly sessionTtlMs: number;
+  readonly auditMaxInFlight: number;
+  /** Reload on file changes (debounced); off in tests that call reload() themselves. */
+  readonly watchFiles: boolean;
+  readonly watchDebounceMs?: number;
+}
+
+export interface SignerDeps {
+  readonly nc: NatsConnection;
+  readonly subjects: Subjects;
+  readonly logger: Logger;
+  readonly settings: SignerSettings;
+  readonly clock?: () => number;
+  readonly audit?: AuditPublisher;
+  readonly replicaId?: string;
+}
+
+export const AdminReply = z.strictObject({
+  op: z.enum(["list", "reload", "revoke"]),
+  replica: z.string(),
+  keys: z
+    .array(
+      z.strictObject({
+        key_id: z.string(),
+        version: z.number(),
+        account: z.string(),
+        access_key_prefix: z.string(),
+        scopes: z.array(z.string()),
+        status: z.enum(["active", "retiring", "revoked", "expired"]),
+        not_after: z.string().optional(),
+        retire_at: z.string().optional(),
+      }),
+    )
+    .optional(),
+  revoked: z.number().optional(),
+  problems: z.array(z.string()).optional(),
+});
+export type AdminReply = z.infer<typeof AdminReply>;
+
+export interface ReloadResult {
+  readonly changes: readonly KeyChange[];
+  readonly problems: readonly string[];
+}
+
+export interface Signer {
+  readonly replicaId: string;
+  readonly start: () => Promise<void>;
+  /** Not ready → drain intake → wait in-flight and audit acks → release watchers. Idempotent. */
+  readonly stop: () => Promise<void>;
+  /** Re-reads key and callers files (SIGHUP, file change, admin `reload`). */
+  readonly reload: () => Promise<ReloadResult>;
+  readonly ready: () => boolean;
+  readonly detail: () => Record<string, unknown>;
+  /** The handlers without NATS (benchmarks of the pipeline). */
+  readonly handlers: {
+    readonly sign: (req: SignRequest) => Promise<SignReply>;
+    readonly session: (req: SignRequest) => Promise<SignerSessionReply>;
+  };
+}
+
+const DAY_MS = 86_400_000;
+
+export function buildSigner(deps: SignerDeps): Signer {
+  const { nc, subjects, settings } = deps;
+  const clock = deps.clock ?? Date.now;
+  const log = deps.logger.child({ component: "signer" });
+  const replicaId = deps.replicaId ?? `r-${randomBytes(4).toString("hex")}`;
+  const publisher = deps.audit ?? createAuditPublisher(jetstream(nc), subjects, "signer", clock);
+  const audit = createAuditSink(publisher, { maxInFlight: settings.auditMaxInFlight, logger: log });
+  const keys = new KeyStore(settings.rotationGraceMs);
+  const replay = new ReplayCache();
+  const sessions = new SessionStore();
+  const tokens = createUpbitTokenSigner(settings.jwtAlg);
+  const meter = metrics.getMeter("@upline/signer");
+  const decisions = meter.createCounter("signer.requests", {
+    description: "sign decisions by code",
+  });
+  const expiryGauge = meter.createGauge("signer.key.days_to_expiry", {
+    description: "days until a key's not_after",
+  });
+  let callers = new Map<string, CallerPolicy>();
+  let trading: TradingState | undefined;
+  let tradingRevision = 0;
+  let started = false;
+  let stopping: Promise<void> | undefined;
+  const servers: Server[] = [];
+  const watchers: FSWatcher[] = [];
+  let kvStop: (() => void) | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let debounce: NodeJS.Timeout | undefined;
+  let reloading: Promise<ReloadResult> = Promise.resolve({ changes: [], problems: [] });
+
+  // ------------------------------------------------------------ keys and callers
+
+  const loadKeys = async (): Promise<LoadResult> => {
+    const results: LoadResult[] = [];
+    if (settings.keysDir !== undefined) results.push(await loadKeyDir(settings.keysDir));
+    if (settings.devKeysJson !== undefined) results.push(loadKeysFromEnv(settings.devKeysJson));
+    return {
+      keys: results.flatMap((r) => r.keys),
+      problems: results.flatMap((r) => r.problems),
+    };
+  };
+
+  const reloadOnce = async (first: boolean): Promise<ReloadResult> => {
+    const problems: UplineError[] = [];
+    try {
+      const next = await loadCallersFile(settings.callersFile);
+      for (const [id, before] of callers) {
+        const after = next.get(id);
+        if (after === undefined || !after.publicKey.equals(before.publicKey))
+          sessions.dropCaller(id);
+      }
+      callers = next;
+    } catch (err) {
+      if (first) throw err;
+      problems.push(err as UplineError);
+    }
+    const loaded = await loadKeys();
+    problems.push(...loaded.problems);
+    const now = clock();
+    const changes = keys.apply(loaded.keys, now);
+    for (const p of problems) {
+      log.error({ code: p.code, path: p.details?.path }, "refused: %s", p.message);
+      audit.record({
+        kind: "key",
+        outcome: "error",
+        data: { event: "refused", code: p.code, reason: p.message },
+      });
+    }
+    for (const c of changes) {
+      log.info({ key_id: c.keyId, version: c.version }, "key %s", c.kind);
+      audit.record({
+        kind: "key",
+        outcome: "ok",
+        data: { event: c.kind, key_id: c.keyId, version: c.version },
+      });
+    }
+    warnExpiring(now);
+    return { changes, problems: problems.map((p) => p.message) };
+  };
+
+  const reload = (): Promise<ReloadResult> => {
+    reloading = reloading.catch(() => undefined).then(() => reloadOnce(false));
+    return reloading;
+  };
+
+  const warnExpiring = (now: number) => {
+    for (const k of keys.expiring(now, settings.expiryWarnDays * DAY_MS)) {
+      const days = Math.floor(((k.notAfterMs as number) - now) / DAY_MS);
+      const notAfter = new Date(k.notAfterMs as number).toISOString();
+      log.warn(
+        { key_id: k.keyId, version: k.version, not_after: notAfter, days_left: days },
+        "key expires soon",
+      );
+      expiryGauge.record(days, { key_id: k.keyId });
+      audit.record({
+        kind: "key",
+        outcome: "ok",
+        data: {
+          event: "expiring",
+          key_id: k.keyId,
+          version: k.version,
+          not_after: notAfter,
+          days_left: days,
+        },
+      });
+    }
+  };
+
+  const scheduleReload = () => {
+    clearTimeout(debounce);
+    debounce = setTimeout(() => {
+      reload().catch((err: unknown) => log.error({ err }, "reload failed"));
+    }, settings.watchDebounceMs ?? 250);
+    debounce.unref();
+  };
+
+  // ------------------------------------------------------------ kill switch
+
+  const applyControl = (revision: number, value: Uint8Array | undefined, op: string) => {
+    if (revision <= tradingRevision) return;
+    tradingRevision = revision;
+    if (op !== "PUT" || value === undefined) {
+      trading = "active";
+      return;
+    }
+    try {
+      const parsed = ControlState.parse(JSON.parse(Buffer.from(value).toString("utf8")));
+      trading = parsed.state;
+    } catch (err) {
+      // An unreadable kill switch must not mean "trade freely".
+      log.error({ err }, "control state unreadable: treating as halted");
+      trading = "halted";
+    }
+    log.info({ trading }, "trading state");
+  };
+
+  const watchControl = async () => {
+    const kv = await new Kvm(nc).open(subjects.buckets.control);
+    const watcher = await kv.watch({ key: subjects.controlTradingKey });
+    const first = await kv.get(subjects.controlTradingKey);
+    if (first === null) {
+      if (trading === undefined) trading = "active";
+    } else applyControl(first.revision, first.value, first.operation);
+    kvStop = () => watcher.stop();
+    void (async () => {
+      for await (const e of watcher) applyControl(e.revision, e.value, e.operation);
+    })().catch((err: unknown) => log.error({ err }, "control watch ended"));
+  };
+
+  // ------------------------------------------------------------ requests
+
+  const verifyCaller = (jwsText: string) => {
+    const jws = parseCompactJws(jwsText);
+    const iss = jws.payload.iss;
+    const caller = typeof iss === "string" ? callers.get(iss) : undefined;
+    if (caller === undefined)
+      throw deny("SIGNER_UNKNOWN_CALLER", "the issuer is not a known caller");
+    verifyEd25519(jws, caller.publicKey);
+    return { caller, payload: jws.payload };
+  };
+
+  const denied = (kind: string, err: unknown, data: Record<string, unknown>) => {
+    const code = (err as UplineError).code ?? "INTERNAL";
+    decisions.add(1, { decision: "denied", code });
+    trace.getActiveSpan()?.setAttributes({ "signer.decision": "denied", "signer.code": code });
+    audit.record({
+      kind,
+      outcome: "denied",
+      ...(typeof data.caller === "string" ? { actor: data.caller } : {}),
+      data: { ...data, decision: "denied", code },
+    });
+  };
+
+  const sign = async (req: SignRequest): Promise<SignReply> => {
+    const now = clock();
+    const data: Record<string, unknown> = {};
+    try {
+      const { caller, payload } = verifyCaller(req.jws);
+      data.caller = caller.id;
+      const c = parseClaims(SignClaims, payload);
+      Object.assign(data, { key_id: c.key_id, method: c.method, path: c.path });
+      checkTimes(c, now);
+      const session = sessions.get(caller.id, c.sid, now);
+      if (session === undefined)
+        throw deny("SIGNER_SESSION_UNKNOWN", "open a session with this replica first");
+      replay.check(caller.id, c.jti, c.exp * 1000, now);
+      if (!caller.keys.has(c.key_id))
+        throw deny(
+          "SIGNER_KEY_NOT_ALLOWED",
+          `key ${c.key_id} is not allowed for caller ${caller.id}`,
+        );
+      const found = keys.lookup(c.key_id, c.key_version, now);
+      if (!found.ok) throw deny("SIGNER_KEY_NOT_ALLOWED", found.reason);
+      if (trading === undefined)
+        throw deny("SIGNER_UNAVAILABLE", "the kill-switch state is not known yet");
+      const intent: SignIntent = { method: c.method, path: c.path, params: c.params, body: c.body };
+      if (c.method === "WS" && (c.params !== undefined || c.body !== undefined))
+        throw deny("SIGNER_PARAMS_INVALID", "a WebSocket token takes no params");
+      const canonical =
+        c.body !== undefined
+          ? canonicalBody(c.body)
+          : c.params !== undefined
+            ? canonicalQuery(c.params)
+            : undefined;
+      if (canonical !== undefined) data.params_digest = paramsDigest(canonical.hashed);
+      checkPolicy(intent, caller, found.key, trading);
+      if (!audit.canGrant())
+        throw deny("SIGNER_UNAVAILABLE", "audit is not acknowledging: refusing to grant");
+      data.key_version = found.key.version;
+      const token = tokens.sign(found.key.secret, found.key.accessKey, canonical?.hashed);
+      const grant =
+        canonical === undefined
+          ? { authorization: `Bearer ${token}` }
+          : "json" in canonical
+            ? { authorization: `Bearer ${token}`, body: canonical.json }
+            : {
+                authorization: `Bearer ${token}`,
+                query: canonical.hashed,
+                url_query: canonical.url,
+              };
+      const sealed = seal(session.key, JSON.stringify(grant), c.jti);
+      decisions.add(1, { decision: "granted", code: "OK" });
+      trace.getActiveSpan()?.setAttributes({
+        "signer.decision": "granted",
+        "signer.caller": caller.id,
+        "signer.key_id": c.key_id,
+      });
+      audit.record({
+        kind: "sign",
+        outcome: "ok",
+        actor: caller.id,
+        data: { ...data, decision: "granted", code: null },
+      });
+      return { replica: replicaId, sealed };
+    } catch (err) {
+      denied("sign", err, data);
+      throw err;
+    }
+  };
+
+  const session = async (req: SignRequest): Promise<SignerSessionReply> => {
+    const now = clock();
+    const data: Record<string, unknown> = {};
+    try {
+      const { caller, payload } = verifyCaller(req.jws);
+      data.caller = caller.id;
+      const c = parseClaims(SessionClaims, payload);
+      checkTimes(c, now);
+      replay.check(caller.id, c.jti, c.exp * 1000, now);
+      const eph = ephemeralX25519();
+      let key: ReturnType<typeof deriveSealKey>;
+      try {
+        key = deriveSealKey(eph.privateKey, c.epk, {
+          sid: c.sid,
+          caller: caller.id,
+          replica: replicaId,
+          callerEpk: c.epk,
+          replicaEpk: eph.publicRaw,
+        });
+      } catch {
+        throw deny("SIGNER_PARAMS_INVALID", "epk is not an X25519 public key");
+      }
+      const expiresAtMs = now + settings.sessionTtlMs;
+      sessions.add({ sid: c.sid, caller: caller.id, key, expiresAtMs }, now);
+      audit.record({
+        kind: "session",
+        outcome: "ok",
+        actor: caller.id,
+        data: { caller: caller.id, replica: replicaId },
+      });
+      return {
+        replica: replicaId,
+        sid: c.sid,
+        epk: eph.publicRaw,
+        expires_at: new Date(expiresAtMs).toISOString(),
+      };
+    } catch (err) {
+      denied("session", err, data);
+      throw err;
+    }
+  };
+
+  const admin = async (req: SignRequest): Promise<AdminReply> => {
+    const now = clock();
+    const data: Record<string, unknown> = {};
+    try {
+      const { caller, payload } = verifyCaller(req.jws);
+      data.caller = caller.id;
+      if (!caller.admin) throw deny("SIGNER_NOT_ADMIN", `caller ${caller.id} is not an admin`);
+      const c = parseClaims(AdminClaims, payload);
+      Object.assign(data, { op: c.op, key_id: c.key_id, version: c.version });
+      checkTimes(c, now);
+      replay.check(caller.id, c.jti, c.exp * 1000, now);
+      let reply: AdminReply;
+      if (c.op === "list")
+        reply = {
+          op: c.op,
+          replica: replicaId,
+          keys: keys.list(now).map((k) => ({ ...k, scopes: [...k.scopes] })),
+        };
+      else if (c.op === "reload") {
+        const r = await reload();
+        reply = { op: c.op, replica: replicaId, problems: [...r.problems] };
+      } else {
+        if (c.key_id === undefined) throw deny("SIGNER_PARAMS_INVALID", "revoke needs key_id");
+        const n = keys.revoke(c.key_id, c.version, now);
+        log.warn({ key_id: c.key_id, version: c.version, by: caller.id }, "key revoked");
+        reply = { op: c.op, replica: replicaId, revoked: n };
+      }
+      audit.record({
+        kind: "admin",
+        outcome: "ok",
+        actor: caller.id,
+        data: { ...data, decision: "granted" },
+      });
+      return reply;
+    } catch (err) {
+      denied("admin", err, data);
+      throw err;
+    }
+  };
+
+  // ------------------------------------------------------------ lifecycle
+
+  const start = async () => {
+    if (started) return;
+    started = true;
+    await reloadOnce(true);
+    await watchControl();
+    const onError = () => undefined;
+    servers.push(
+      serve(nc, {
+        subject: subjects.signer.sign,
+        queue: subjects.signer.queue,
+        requestSchema: SignRequest,
+        replySchema: SignReply,
+        handler: sign,
+        logger: log,
+        maxBytes: 16_384,
+        onError,
+        name: "signer.sign",
+      }),
+      // No queue group: every replica keeps a session with each caller.
+      serve(nc, {
+        subject: subjects.signer.session,
+        requestSchema: SignRequest,
+        replySchema: SignerSessionReply,
+        handler: session,
+        logger: log,
+        maxBytes: 16_384,
+        onError,
+        name: "signer.session",
+      }),
+      // No queue group: a reload or revoke reaches every replica.
+      serve(nc, {
+        subject: subjects.signer.adminAll,
+        requestSchema: SignRequest,
+        replySchema: AdminReply,
+        handler: admin,
+        logger: log,
+        maxBytes: 16_384,
+        onError,
+        name: "signer.admin",
+      }),
+    );
+    if (settings.watchFiles) {
+      const targets = new Set<string>([dirname(settings.callersFile)]);
+      if (settings.keysDir !== undefined) targets.add(settings.keysDir);
+      for (const t of targets) {
+        try {
+          watchers.push(watch(t, { persistent: false }, scheduleReload));
+        } catch (err) {
+          log.warn({ err, path: t }, "cannot watch for changes; reload with SIGHUP");
+        }
+      }
+    }
+    sweepTimer = setInterval(() => {
+      const now = clock();
+      for (const c of keys.sweep(now)) {
+        log.info({ key_id: c.keyId, version: c.version }, "key retired");
+        audit.record({
+          kind: "key",
+          outcome: "ok",
+          data: { event: "retired", key_id: c.keyId, version: c.version },
+        });
+      }
+    }, 1000);
+    sweepTimer.unref();
+    const expiryTimer = setInterval(() => warnExpiring(clock()), 12 * 3600_000);
+    expiryTimer.unref();
+    watchers.push({ close: () => clearInterval(expiryTimer) } as unknown as FSWatcher);
+    log.info({ replica: replicaId, keys: keys.size, callers: callers.size }, "signer serving");
+  };
+
+  const stop = () => {
+    stopping ??= (async () => {
+      started = false;
+      await Promise.all(servers.map((s) => s.stop()));
+      clearTimeout(debounce);
+      clearInterval(sweepTimer);
+      for (const w of watchers) w.close();
+      kvStop?.();
+      await reloading.catch(() => undefined);
+      await Promise.race([audit.drain(), new Promise((r) => setTimeout(r, 5_000).unref())]);
+    })();
+    return stopping;
+  };
+
+  return {
+    replicaId,
+    start,
+    stop,
+    reload,
+    ready: () => started && stopping === undefined && trading !== undefined && !nc.isClosed(),
+    detail: () => ({
+      replica: replicaId,
+      keys: keys.size,
+      callers: callers.size,
+      trading: trading ?? "unknown",
+      audit_in_flight: audit.inFlight(),
+    }),
+    handlers: { sign, session },
+  };
+}

@@ -1,0 +1,64 @@
+/** Test-time keys and files; nothing here is ever committed with real values. */
+import { generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { CallerEntry, KeyFile } from "../src/index.ts";
+
+export interface CallerKeys {
+  readonly privateKey: KeyObject;
+  readonly privateJwk: Record<string, unknown>;
+  readonly publicJwk: { kty: "OKP"; crv: "Ed25519"; x: string };
+}
+
+export function callerKeys(): CallerKeys {
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  const pub = publicKey.export({ format: "jwk" }) as { x: string };
+  return {
+    privateKey,
+    privateJwk: privateKey.export({ format: "jwk" }) as Record<string, unknown>,
+    publicJwk: { kty: "OKP", crv: "Ed25519", x: pub.x },
+  };
+}
+
+export function keyFile(overrides: Partial<KeyFile> = {}): KeyFile {
+  return {
+    key_id: "main",
+    version: 1,
+    access_key: `ak-${randomBytes(12).toString("hex")}`,
+    secret_key: `sk-${randomBytes(24).toString("hex")}`,
+    account: "main",
+    scopes: ["view_accounts", "make_orders", "view_orders"],
+    ...overrides,
+  };
+}
+
+export interface TempDirs {
+  readonly keysDir: string;
+  readonly callersFile: string;
+  readonly writeKey: (name: string, file: KeyFile, mode?: number) => string;
+  readonly removeKey: (name: string) => void;
+  readonly writeCallers: (callers: CallerEntry[]) => void;
+  readonly cleanup: () => void;
+}
+
+export function tempDirs(): TempDirs {
+  const root = mkdtempSync(join(tmpdir(), "signer-test-"));
+  const keysDir = join(root, "keys");
+  const callersFile = join(root, "callers.json");
+  mkdirSync(keysDir, { mode: 0o700 });
+  return {
+    keysDir,
+    callersFile,
+    writeKey: (name, file, mode = 0o600) => {
+      const path = join(keysDir, name);
+      writeFileSync(path, JSON.stringify(file), { mode });
+      chmodSync(path, mode);
+      return path;
+    },
+    removeKey: (name) => rmSync(join(keysDir, name), { force: true }),
+    writeCallers: (callers) =>
+      writeFileSync(callersFile, JSON.stringify({ callers }), { mode: 0o644 }),
+    cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
+}

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { CompactSign } from "jose";
+import { checkTimes, parseCompactJws, ReplayCache, verifyEd25519 } from "../src/index.ts";
+import { callerKeys } from "./fixtures.ts";
+
+const caller = callerKeys();
+const other = callerKeys();
+const { createPublicKey } = await import("node:crypto");
+const pub = createPublicKey({ key: caller.publicJwk, format: "jwk" });
+
+async function joseJws(claims: object, header: Record<string, unknown> = { alg: "EdDSA" }) {
+  return new CompactSign(new TextEncoder().encode(JSON.stringify(claims)))
+    .setProtectedHeader(header as { alg: string })
+    .sign(caller.privateKey);
+}
+
+test("signer - a JWS made by jose (EdDSA) verifies", async () => {
+  const jws = parseCompactJws(await joseJws({ iss: "order-exec", jti: "j-0000001" }));
+  verifyEd25519(jws, pub);
+  assert.equal(jws.payload.iss, "order-exec");
+});
+
+test("signer - a tampered JWS is refused as a bad signature", async () => {
+  const text = await joseJws({ iss: "order-exec", path: "/v1/orders" });
+  const [h, , s] = text.split(".");
+  const forged = Buffer.from(
+    JSON.stringify({ iss: "order-exec", path: "/v1/withdraws/coin" }),
+  ).toString("base64url");
+  assert.throws(() => verifyEd25519(parseCompactJws(`${h}.${forged}.${s}`), pub), {
+    code: "SIGNER_BAD_SIGNATURE",
+  });
+  const wrongKey = createPublicKey({ key: other.publicJwk, format: "jwk" });
+  assert.throws(() => verifyEd25519(parseCompactJws(text), wrongKey), {
+    code: "SIGNER_BAD_SIGNATURE",
+  });
+  assert.throws(() => parseCompactJws("a.b"), { code: "SIGNER_BAD_SIGNATURE" });
+});
+
+test("signer - a JWS with another alg or an extension header is refused", async () => {
+  const withCrit = await joseJws({ iss: "x" }, { alg: "EdDSA", jku: "https://example.invalid/k" });
+  assert.throws(() => verifyEd25519(parseCompactJws(withCrit), pub), {
+    code: "SIGNER_BAD_SIGNATURE",
+  });
+  const none = `${Buffer.from('{"alg":"none"}').toString("base64url")}.${Buffer.from("{}").toString("base64url")}.AA`;
+  assert.throws(() => verifyEd25519(parseCompactJws(none), pub), { code: "SIGNER_BAD_SIGNATURE" });
+});
+
+test("signer - requests are valid only between iat (less skew) and exp, for at most 10 s", () => {
+  const t0 = 1_800_000_000;
+  checkTimes({ iat: t0, exp: t0 + 10 }, t0 * 1000 + 9_999);
+  assert.throws(() => checkTimes({ iat: t0, exp: t0 + 10 }, (t0 + 10) * 1000), {
+    code: "SIGNER_EXPIRED",
+  });
+  assert.throws(() => checkTimes({ iat: t0, exp: t0 + 11 }, t0 * 1000), { code: "SIGNER_EXPIRED" });
+  assert.throws(() => checkTimes({ iat: t0 + 5, exp: t0 + 10 }, t0 * 1000), {
+    code: "SIGNER_EXPIRED",
+  });
+});
+
+test("signer - a jti is refused while remembered and forgotten after its window", () => {
+  const cache = new ReplayCache();
+  const now = 1_800_000_000_000;
+  cache.check("order-exec", "jti-1", now + 5_000, now);
+  assert.throws(() => cache.check("order-exec", "jti-1", now + 5_000, now + 1_000), {
+    code: "SIGNER_REPLAYED",
+  });
+  cache.check("other-caller", "jti-1", now + 5_000, now + 1_000);
+  cache.check("order-exec", "jti-2", now + 60_000, now + 60_000);
+  assert.equal(cache.size, 1, "expired entries are purged");
+});
+
+test("signer - the replay cache refuses new requests rather than forgetting when full", () => {
+  const cache = new ReplayCache(2);
+  cache.check("c", "jti-a", 10_000, 0);
+  cache.check("c", "jti-b", 10_000, 0);
+  assert.throws(() => cache.check("c", "jti-c", 10_000, 0), { code: "SIGNER_UNAVAILABLE" });
+});

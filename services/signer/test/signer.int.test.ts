@@ -1,0 +1,417 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { Writable } from "node:stream";
+import { after, before, describe, test } from "node:test";
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  connectBus,
+  createLogger,
+  createSubjects,
+  ensureStreams,
+  InMemorySpanExporter,
+  isUplineError,
+  request,
+  SignReply,
+  SignRequest,
+  startTelemetry,
+} from "@upline/shared";
+import { eventually, startNats, uniqueNamespace } from "@upline/testkit";
+import { decodeJwt, jwtVerify } from "jose";
+import { buildSigner, createSignerClient, type Signer, type SignerClient } from "../src/index.ts";
+import { callerKeys, keyFile, tempDirs } from "./fixtures.ts";
+
+const exporter = new InMemorySpanExporter();
+const telemetry = startTelemetry({ service: "signer-test", spanExporter: exporter });
+const logLines: string[] = [];
+const logger = createLogger({
+  service: "signer",
+  level: "debug",
+  destination: new Writable({
+    write(chunk, _enc, done) {
+      logLines.push(String(chunk));
+      done();
+    },
+  }),
+});
+const sha512 = (s: string) => createHash("sha512").update(s).digest("hex");
+
+interface Recorded {
+  readonly subject: string;
+  readonly text: string;
+}
+
+describe("signer over a real NATS", () => {
+  const subjects = createSubjects(uniqueNamespace());
+  const dirs = tempDirs();
+  const exec = callerKeys();
+  const operator = callerKeys();
+  const stranger = callerKeys();
+  const mainV1 = keyFile({ key_id: "main", version: 1 });
+  const mainV2 = keyFile({ key_id: "main", version: 2 });
+  const secrets = [mainV1.secret_key, mainV2.secret_key];
+  const tokens: string[] = [];
+  const recorded: Recorded[] = [];
+  let offsetMs = 0;
+  let nc: NatsConnection;
+  let spy: NatsConnection;
+  let signer: Signer;
+  let client: SignerClient;
+  let admin: SignerClient;
+
+  const sign = async (args: Parameters<SignerClient["sign"]>[0]) => {
+    const grant = await client.sign(args);
+    tokens.push(grant.authorization.slice("Bearer ".length));
+    return grant;
+  };
+  const denied = async (p: Promise<unknown>, code: string) => {
+    await assert.rejects(p, (err: unknown) => isUplineError(err) && err.code === code);
+  };
+
+  before(async () => {
+    const nats = await startNats();
+    spy = await connectBus({ NATS_URL: nats.url }, { name: "spy", logger });
+    spy.subscribe(">", {
+      callback: (_err, m) => {
+        const hdrs = m.headers
+          ? [...m.headers.keys()].map((k) => `${k}: ${m.headers?.get(k)}`).join("\n")
+          : "";
+        recorded.push({
+          subject: m.subject,
+          text: `${hdrs}\n${Buffer.from(m.data).toString("utf8")}`,
+        });
+      },
+    });
+    await spy.flush();
+    nc = await connectBus({ NATS_URL: nats.url }, { name: "signer-test", logger });
+    await ensureStreams(nc, subjects);
+    dirs.writeKey("main-1.json", mainV1);
+    dirs.writeCallers([
+      {
+        id: "order-exec",
+        public_jwk: exec.publicJwk,
+        keys: ["main"],
+        endpoints: [
+          "GET /v1/accounts",
+          "GET /v1/orders/closed",
+          "POST /v1/orders",
+          "DELETE /v1/order",
+          "POST /v1/withdraws/coin",
+        ],
+        markets: ["KRW-BTC"],
+        max_order_total: "1000000",
+      },
+      { id: "operator", public_jwk: operator.publicJwk, admin: true },
+    ]);
+    signer = buildSigner({
+      nc,
+      subjects,
+      logger,
+      clock: () => Date.now() + offsetMs,
+      settings: {
+        keysDir: dirs.keysDir,
+        callersFile: dirs.callersFile,
+        jwtAlg: "HS512",
+        rotationGraceMs: 60_000,
+        expiryWarnDays: 30,
+        sessionTtlMs: 600_000,
+        auditMaxInFlight: 1024,
+        watchFiles: true,
+        watchDebounceMs: 50,
+      },
+    });
+    await signer.start();
+    client = createSignerClient({
+      nc,
+      subjects,
+      callerId: "order-exec",
+      privateJwk: exec.privateJwk,
+    });
+    admin = createSignerClient({
+      nc,
+      subjects,
+      callerId: "operator",
+      privateJwk: operator.privateJwk,
+    });
+  });
+
+  after(async () => {
+    await signer.stop();
+    await nc.drain();
+    await spy.drain();
+    await telemetry.shutdown();
+    dirs.cleanup();
+  });
+
+  test("signer - grants a request without params; jose verifies the token with the secret", async () => {
+    const grant = await sign({ keyId: "main", method: "GET", path: "/v1/accounts" });
+    const { payload } = await jwtVerify(
+      grant.authorization.slice(7),
+      new TextEncoder().encode(mainV1.secret_key),
+      {
+        algorithms: ["HS512"],
+      },
+    );
+    assert.equal(payload.access_key, mainV1.access_key);
+    assert.equal(payload.query_hash, undefined);
+    assert.equal(grant.query, undefined);
+  });
+
+  test("signer - grants a query with states[] and an ISO timestamp, hashing the decoded string", async () => {
+    const grant = await sign({
+      keyId: "main",
+      method: "GET",
+      path: "/v1/orders/closed",
+      params: [
+        ["market", "KRW-BTC"],
+        ["states[]", "done"],
+        ["states[]", "cancel"],
+        ["start_time", "2026-11-01T00:00:00+09:00"],
+      ],
+    });
+    const expected =
+      "market=KRW-BTC&states[]=done&states[]=cancel&start_time=2026-11-01T00:00:00+09:00";
+    assert.equal(grant.query, expected);
+    assert.equal(decodeURIComponent(grant.url_query ?? ""), expected);
+    const { payload } = await jwtVerify(
+      grant.authorization.slice(7),
+      new TextEncoder().encode(mainV1.secret_key),
+    );
+    assert.equal(payload.query_hash, sha512(expected));
+  });
+
+  test("signer - grants a POST body and answers the exact JSON to send", async () => {
+    const grant = await sign({
+      keyId: "main",
+      method: "POST",
+      path: "/v1/orders",
+      body: { market: "KRW-BTC", side: "bid", ord_type: "limit", price: "100000", volume: "0.5" },
+    });
+    assert.equal(
+      grant.body,
+      '{"market":"KRW-BTC","side":"bid","ord_type":"limit","price":"100000","volume":"0.5"}',
+    );
+    const claims = decodeJwt(grant.authorization.slice(7));
+    assert.equal(
+      claims.query_hash,
+      sha512("market=KRW-BTC&side=bid&ord_type=limit&price=100000&volume=0.5"),
+    );
+  });
+
+  test("signer - denies an unknown caller", async () => {
+    const c = createSignerClient({
+      nc,
+      subjects,
+      callerId: "stranger",
+      privateJwk: stranger.privateJwk,
+    });
+    await denied(
+      c.sign({ keyId: "main", method: "GET", path: "/v1/accounts" }),
+      "SIGNER_UNKNOWN_CALLER",
+    );
+  });
+
+  test("signer - denies a tampered JWS and a replayed one seen on the bus", async () => {
+    const seen: string[] = [];
+    const tap = nc.subscribe(subjects.signer.sign, {
+      callback: (_e, m) => {
+        seen.push(Buffer.from(m.data).toString("utf8"));
+      },
+    });
+    await nc.flush();
+    await sign({ keyId: "main", method: "GET", path: "/v1/accounts" });
+    await eventually(() => seen.length === 1);
+    tap.unsubscribe();
+    const { jws } = JSON.parse(seen[0] as string) as { jws: string };
+    await denied(
+      request(nc, subjects.signer.sign, SignRequest, SignReply, { jws }),
+      "SIGNER_REPLAYED",
+    );
+    const [h, p, s] = jws.split(".") as [string, string, string];
+    const claims = JSON.parse(Buffer.from(p, "base64url").toString("utf8")) as Record<
+      string,
+      unknown
+    >;
+    const forged = Buffer.from(
+      JSON.stringify({ ...claims, jti: "forged-jti-1", path: "/v1/withdraws/coin" }),
+    ).toString("base64url");
+    await denied(
+      request(nc, subjects.signer.sign, SignRequest, SignReply, { jws: `${h}.${forged}.${s}` }),
+      "SIGNER_BAD_SIGNATURE",
+    );
+  });
+
+  test("signer - denies an expired request", async () => {
+    offsetMs = 30_000;
+    try {
+      await denied(sign({ keyId: "main", method: "GET", path: "/v1/accounts" }), "SIGNER_EXPIRED");
+    } finally {
+      offsetMs = 0;
+    }
+  });
+
+  test("signer - denies a key id outside the caller's policy, a withdrawal, a foreign market and an order over the limit", async () => {
+    await denied(
+      sign({ keyId: "other", method: "GET", path: "/v1/accounts" }),
+      "SIGNER_KEY_NOT_ALLOWED",
+    );
+    await denied(
+      sign({
+        keyId: "main",
+        method: "POST",
+        path: "/v1/withdraws/coin",
+        body: { currency: "BTC", amount: "1" },
+      }),
+      "SIGNER_ENDPOINT_NOT_ALLOWED",
+    );
+    await denied(
+      sign({
+        keyId: "main",
+        method: "POST",
+        path: "/v1/orders",
+        body: { market: "KRW-XRP", side: "bid", ord_type: "price", price: "5000" },
+      }),
+      "SIGNER_PARAMS_OVER_LIMIT",
+    );
+    await denied(
+      sign({
+        keyId: "main",
+        method: "POST",
+        path: "/v1/orders",
+        body: {
+          market: "KRW-BTC",
+          side: "bid",
+          ord_type: "limit",
+          price: "100000000",
+          volume: "1",
+        },
+      }),
+      "SIGNER_PARAMS_OVER_LIMIT",
+    );
+  });
+
+  test("signer - halted trading denies new orders while cancels still pass", async () => {
+    const kv = await new Kvm(nc).open(subjects.buckets.control);
+    const put = (state: string) =>
+      kv.put(
+        subjects.controlTradingKey,
+        JSON.stringify({
+          state,
+          reason: "test",
+          actor: "operator",
+          updated_at: new Date().toISOString(),
+        }),
+      );
+    const order = {
+      market: "KRW-BTC",
+      side: "bid",
+      ord_type: "limit",
+      price: "100000",
+      volume: "0.1",
+    };
+    await put("halted");
+    try {
+      await eventually(() => signer.detail().trading === "halted");
+      await denied(
+        sign({ keyId: "main", method: "POST", path: "/v1/orders", body: order }),
+        "SIGNER_TRADING_HALTED",
+      );
+      const cancel = await sign({
+        keyId: "main",
+        method: "DELETE",
+        path: "/v1/order",
+        params: [["uuid", "u-1"]],
+      });
+      assert.equal(cancel.query, "uuid=u-1");
+    } finally {
+      await put("active");
+    }
+    await eventually(() => signer.detail().trading === "active");
+    await sign({ keyId: "main", method: "POST", path: "/v1/orders", body: order });
+  });
+
+  test("signer - admin operations are refused to a non-admin caller", async () => {
+    await denied(client.admin("list"), "SIGNER_NOT_ADMIN");
+  });
+
+  test("signer - rotation and revocation take effect without a restart; a 0644 key file is refused", async () => {
+    dirs.writeKey("main-2.json", mainV2);
+    await eventually(async () => {
+      const g = await sign({ keyId: "main", method: "GET", path: "/v1/accounts" });
+      return decodeJwt(g.authorization.slice(7)).access_key === mainV2.access_key;
+    });
+    const listed = await admin.admin("list");
+    assert.deepEqual(
+      listed.keys?.map((k) => `${k.key_id}@${k.version} ${k.status}`),
+      ["main@2 active", "main@1 retiring"],
+    );
+    assert.doesNotMatch(JSON.stringify(listed), new RegExp(mainV2.secret_key));
+
+    dirs.writeKey("loose.json", keyFile({ key_id: "loose" }), 0o644);
+    const reloaded = await admin.admin("reload");
+    assert.ok(reloaded.problems?.some((p) => /loose\.json: mode 0644/.test(p)));
+    assert.ok(!(await admin.admin("list")).keys?.some((k) => k.key_id === "loose"));
+    dirs.removeKey("loose.json");
+
+    const revoked = await admin.admin("revoke", { keyId: "main" });
+    assert.equal(revoked.revoked, 2);
+    await denied(
+      sign({ keyId: "main", method: "GET", path: "/v1/accounts" }),
+      "SIGNER_KEY_NOT_ALLOWED",
+    );
+  });
+
+  test("signer - every grant and denial is an audit event with its code", async () => {
+    const audits = () =>
+      recorded
+        .filter((r) => r.subject.startsWith(subjects.audit.event("signer", "sign")))
+        .map(
+          (r) =>
+            JSON.parse(r.text.slice(r.text.indexOf("\n{") + 1)) as {
+              outcome: string;
+              data: Record<string, unknown>;
+            },
+        );
+    await eventually(() => audits().some((a) => a.data.code === "SIGNER_KEY_NOT_ALLOWED"));
+    const codes = new Set(audits().map((a) => a.data.code));
+    for (const code of [
+      null,
+      "SIGNER_REPLAYED",
+      "SIGNER_BAD_SIGNATURE",
+      "SIGNER_EXPIRED",
+      "SIGNER_ENDPOINT_NOT_ALLOWED",
+      "SIGNER_PARAMS_OVER_LIMIT",
+      "SIGNER_TRADING_HALTED",
+    ])
+      assert.ok(codes.has(code), `audit has ${code}`);
+    const grant = audits().find((a) => a.outcome === "ok" && a.data.path === "/v1/orders/closed");
+    assert.equal(grant?.data.caller, "order-exec");
+    assert.match(String(grant?.data.params_digest), /^[0-9a-f]{32}$/);
+  });
+
+  test("signer - leak test: no secret or issued token in logs, NATS traffic, audit events or spans", async () => {
+    assert.ok(tokens.length >= 8, `issued ${tokens.length} tokens`);
+    await nc.flush();
+    await spy.flush();
+    const spans = exporter.getFinishedSpans().map((s) =>
+      JSON.stringify({
+        name: s.name,
+        attributes: s.attributes,
+        events: s.events,
+        status: s.status,
+      }),
+    );
+    const haystacks: [string, string[]][] = [
+      ["logs", logLines],
+      ["NATS traffic", recorded.map((r) => `${r.subject}\n${r.text}`)],
+      ["spans", spans],
+    ];
+    assert.ok(logLines.length > 0 && recorded.length > 0 && spans.length > 0);
+    for (const needle of [...secrets, ...tokens]) {
+      const parts = needle.includes(".") ? [needle, needle.split(".")[2] as string] : [needle];
+      for (const [where, hay] of haystacks)
+        for (const part of parts)
+          assert.ok(!hay.some((h) => h.includes(part)), `a secret or token appears in ${where}`);
+    }
+  });
+});
