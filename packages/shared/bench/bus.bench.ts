@@ -11,7 +11,13 @@ import {
   startNats,
   uniqueNamespace,
 } from "@upline/testkit";
-import { connectBus, createLogger, createSubjects, ensureStreams } from "../src/index.ts";
+import {
+  connectBus,
+  createJsPublisher,
+  createLogger,
+  createSubjects,
+  ensureStreams,
+} from "../src/index.ts";
 
 const logger = createLogger({ service: "bench", level: "warn" });
 const nats = await startNats();
@@ -44,6 +50,14 @@ const pub = await measureLatency(() => js.publish(subject, payload), {
   concurrency: 256,
 });
 
+const fast = createJsPublisher(nc, { maxOutstanding: 1024 });
+const cpuFast = cpuMeter();
+const fastPub = await measureLatency(() => fast.publish(subject, payload), {
+  total: 200_000,
+  concurrency: 1024,
+});
+await fast.close();
+
 emitBench([
   {
     suite: "baseline",
@@ -59,6 +73,13 @@ emitBench([
     name: "JetStream js.publish, 256 in flight",
     ...pub,
     cpu_pct: cpu(),
+  },
+  {
+    suite: "baseline",
+    kind: "baseline",
+    name: "JetStream createJsPublisher (core publish, acks on one inbox), 1024 in flight",
+    ...fastPub,
+    cpu_pct: cpuFast(),
   },
 ]);
 await nc.drain();

@@ -1,5 +1,10 @@
 export type { AuditPublisher, AuditRecord } from "./audit.ts";
-export { createAuditPublisher, redactAuditData, uuidv7 } from "./audit.ts";
+export {
+  createAuditPublisher,
+  createFastAuditPublisher,
+  redactAuditData,
+  uuidv7,
+} from "./audit.ts";
 export type {
   BusConfig,
   ConnectBusOptions,
@@ -33,6 +38,8 @@ export {
 } from "./config.ts";
 export type { ErrorCode, UplineErrorOptions, WireError } from "./errors.ts";
 export { ErrorCodes, isErrorCode, isUplineError, RetryClass, UplineError } from "./errors.ts";
+export type { JsPublisher, JsPublisherOptions, JsPublishOptions } from "./js-publisher.ts";
+export { createJsPublisher } from "./js-publisher.ts";
 export type { CreateLoggerOptions, Logger } from "./log.ts";
 export { createLogger, REDACT_PATHS, scrubSecrets } from "./log.ts";
 export type { Runtime, ServiceBaseConfig } from "./runtime.ts";
