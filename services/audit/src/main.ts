@@ -1,6 +1,7 @@
 /**
- * Wiring only: read config, start the runtime, serve health, stop on SIGTERM.
- * The audit service's behaviour is built by its own issue.
+ * Wiring only: read config, start the runtime, build the audit app, serve
+ * health, stop on SIGTERM (not ready → stop consuming → finish the batch → close
+ * the store → drain NATS → flush telemetry).
  */
 import {
   loadConfig,
@@ -9,23 +10,36 @@ import {
   startRuntime,
   stopOnSignals,
 } from "@upline/shared";
+import { buildAudit } from "./app.ts";
 import { CONFIG_PREFIX, configSchema } from "./config.ts";
 
 runMain("audit", async () => {
   const config = loadConfig(configSchema, process.env, { strictPrefixes: [CONFIG_PREFIX] });
   const runtime = await startRuntime("audit", config);
+  const app = buildAudit({
+    config,
+    nc: runtime.nc,
+    subjects: runtime.subjects,
+    logger: runtime.logger,
+  });
   const health = await startHealthServer(config.HEALTH_PORT, {
     live: () => true,
-    ready: () => !runtime.nc.isClosed(),
+    ready: () => !runtime.nc.isClosed() && app.ready(),
+    detail: () => {
+      const s = app.status();
+      return { db_up: s.dbUp, lag: s.lag, head_seq: s.head.seq, database: s.database };
+    },
   });
-  runtime.logger.info({ health: health.url }, "audit started");
+  runtime.logger.info({ health: health.url }, "audit health server listening");
   stopOnSignals(
     {
       stop: async () => {
+        await app.stop();
         await health.close();
         await runtime.stop();
       },
     },
     runtime.logger,
   );
+  await app.start();
 });

@@ -1,0 +1,408 @@
+/**
+ * The audit service: a durable pull consumer on stream AUDIT feeding batches
+ * into the hash-chained store. An event is acknowledged only after the
+ * transaction that stored it committed; while the database is away nothing is
+ * acknowledged, so events wait in JetStream and are caught up afterwards.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import {
+  AckPolicy,
+  type Consumer,
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import { type NatsConnection, nanos } from "@nats-io/transport-node";
+import { metrics } from "@opentelemetry/api";
+import {
+  type AuditPublisher,
+  createAuditPublisher,
+  type Logger,
+  ServiceName,
+  type Subjects,
+} from "@upline/shared";
+import { type ChainEvent, type ChainHead, type ChainRow, canonicalEvent } from "./chain.ts";
+import { loadSigningKey, type SigningKey, signCheckpoint } from "./checkpoint.ts";
+import type { AuditConfig } from "./config.ts";
+import { type Db, isConnectionError, openDb } from "./db.ts";
+import { ingest } from "./ingest.ts";
+import { migrate } from "./migrations.ts";
+import { appendEvents, insertCheckpoint, readCheckpoints, readHead } from "./store.ts";
+
+export interface AuditDeps {
+  readonly config: AuditConfig;
+  readonly nc: NatsConnection;
+  readonly subjects: Subjects;
+  readonly logger: Logger;
+  readonly clock?: () => number;
+  /** Called after each commit with the rows it stored (tests, benchmarks). */
+  readonly onStored?: (rows: readonly ChainRow[]) => void;
+}
+
+export interface AuditStatus {
+  readonly started: boolean;
+  readonly dbUp: boolean;
+  readonly lag: number;
+  readonly stored: number;
+  readonly duplicates: number;
+  readonly redactions: number;
+  readonly invalid: number;
+  readonly head: ChainHead;
+  readonly lastCheckpointSeq: number;
+  readonly database: "postgres" | "pglite";
+}
+
+export interface AuditApp {
+  /** Opens the store (retrying until it answers), migrates, and starts consuming. */
+  readonly start: () => Promise<void>;
+  /**
+   * Stops taking events, finishes the batch being written (or gives it back to
+   * JetStream), returns unwritten events for redelivery, closes the store. Safe
+   * to call twice; the second call returns the same promise.
+   */
+  readonly stop: () => Promise<void>;
+  /** Store reachable and lag under AUDIT_READY_MAX_LAG. */
+  readonly ready: () => boolean;
+  readonly status: () => AuditStatus;
+}
+
+const meter = metrics.getMeter("@upline/audit");
+
+export function buildAudit(deps: AuditDeps): AuditApp {
+  const { config, nc, subjects } = deps;
+  const log = deps.logger.child({ component: "audit" });
+  const clock = deps.clock ?? Date.now;
+  const stream = subjects.streams.audit;
+  const abort = new AbortController();
+
+  const storedCounter = meter.createCounter("audit.events.stored", {
+    description: "audit events stored",
+  });
+  const duplicateCounter = meter.createCounter("audit.events.duplicates", {
+    description: "redelivered or repeated audit events not stored again",
+  });
+  const redactionCounter = meter.createCounter("audit.redactions", {
+    description: "values redacted at ingestion (a publisher leaked a secret)",
+  });
+  const lagGauge = meter.createObservableGauge("audit.consumer.lag", {
+    description: "events in stream AUDIT not yet stored",
+  });
+  const dbGauge = meter.createObservableGauge("audit.db.up", {
+    description: "1 when the audit database answers",
+  });
+
+  let db: Db | undefined;
+  let key: SigningKey | undefined;
+  let messages: ConsumerMessages | undefined;
+  let consumer: Consumer | undefined;
+  let publisher: AuditPublisher | undefined;
+  let started = false;
+  let stopping: Promise<void> | undefined;
+  let dbUp = false;
+  let lag = 0;
+  let stored = 0;
+  let duplicates = 0;
+  let redactions = 0;
+  let invalid = 0;
+  let head: ChainHead = { seq: 0, hash: "0".repeat(64) };
+  let lastCheckpoint = { seq: 0, at: clock() };
+  let checkpointing: Promise<void> = Promise.resolve();
+  const timers: NodeJS.Timeout[] = [];
+  const loops: Promise<void>[] = [];
+
+  // Received, not yet written: keyed by stream sequence, so a redelivery
+  // replaces its earlier copy instead of piling up while the store is down.
+  interface Received {
+    readonly msg: JsMsg;
+    readonly event: ChainEvent;
+    readonly canonical: string;
+  }
+  const queue = new Map<number, Received>();
+  let wake: (() => void) | undefined;
+  const signal = () => {
+    wake?.();
+    wake = undefined;
+  };
+
+  lagGauge.addCallback((r) => r.observe(lag, { stream }));
+  dbGauge.addCallback((r) => r.observe(dbUp ? 1 : 0));
+
+  const stopped = () => abort.signal.aborted;
+
+  const backoff = async (attempt: number) => {
+    const ms = Math.min(5_000, 100 * 2 ** Math.min(attempt, 6));
+    await delay(ms / 2 + Math.random() * (ms / 2), undefined, { signal: abort.signal }).catch(
+      () => undefined,
+    );
+  };
+
+  async function openStore(): Promise<Db> {
+    if (!config.DATABASE_URL) await mkdir(config.AUDIT_DATA_DIR, { recursive: true });
+    for (let attempt = 0; ; attempt++) {
+      let candidate: Db | undefined;
+      try {
+        candidate = await openDb({ url: config.DATABASE_URL, dataDir: config.AUDIT_DATA_DIR });
+        const { applied, writerRole } = await migrate(candidate);
+        candidate.useRole(writerRole);
+        head = await readHead(candidate);
+        const cps = await readCheckpoints(candidate);
+        lastCheckpoint = { seq: cps[cps.length - 1]?.seq ?? 0, at: clock() };
+        log.info(
+          { database: candidate.flavor, applied, writer_role: writerRole ?? null, head: head.seq },
+          "audit store ready",
+        );
+        dbUp = true;
+        return candidate;
+      } catch (err) {
+        await candidate?.close();
+        if (stopped() || !isConnectionError(err)) throw err;
+        dbUp = false;
+        log.warn({ err, attempt }, "audit store unavailable at start: retrying");
+        await backoff(attempt);
+        if (stopped()) throw err;
+      }
+    }
+  }
+
+  async function ensureConsumer(): Promise<Consumer> {
+    const jsm = await jetstreamManager(nc);
+    const wanted = {
+      durable_name: config.AUDIT_CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      max_ack_pending: config.AUDIT_MAX_ACK_PENDING,
+      ack_wait: nanos(config.AUDIT_ACK_WAIT_S * 1000),
+      max_deliver: -1,
+    };
+    try {
+      await jsm.consumers.info(stream, config.AUDIT_CONSUMER);
+      await jsm.consumers.update(stream, config.AUDIT_CONSUMER, {
+        max_ack_pending: wanted.max_ack_pending,
+        ack_wait: wanted.ack_wait,
+      });
+    } catch {
+      await jsm.consumers.add(stream, wanted);
+    }
+    return jetstream(nc).consumers.get(stream, config.AUDIT_CONSUMER);
+  }
+
+  async function readLoop(msgs: ConsumerMessages): Promise<void> {
+    for await (const m of msgs) {
+      // Validate, redact and canonicalize on receipt: this CPU work overlaps
+      // the transaction of the batch before.
+      const event = prepare(m);
+      queue.set(m.info.streamSequence, { msg: m, event, canonical: canonicalEvent(event) });
+      signal();
+    }
+  }
+
+  function takeBatch(): Received[] {
+    const batch: Received[] = [];
+    for (const [seq, m] of queue) {
+      batch.push(m);
+      queue.delete(seq);
+      if (batch.length >= config.AUDIT_BATCH_MAX) break;
+    }
+    return batch;
+  }
+
+  function prepare(m: JsMsg): ChainEvent {
+    const result = ingest(
+      m.data,
+      { subject: m.subject, stream, streamSeq: m.info.streamSequence },
+      clock,
+    );
+    if (!result.ok) {
+      invalid += 1;
+      log.warn(
+        { subject: m.subject, code: result.code, stream_seq: m.info.streamSequence },
+        "invalid audit event stored as invalid_event",
+      );
+    } else if (result.redactedPaths.length > 0 && !m.info.redelivered) {
+      raiseRedactionAlarm(result.event, result.redactedPaths);
+    }
+    return result.event;
+  }
+
+  function raiseRedactionAlarm(event: ChainEvent, paths: readonly string[]): void {
+    redactions += paths.length;
+    redactionCounter.add(paths.length, { service: event.service, kind: event.kind });
+    log.error(
+      { event_id: event.id, from_service: event.service, kind: event.kind, paths },
+      "redaction alarm: an audit event carried a secret-looking value; it was stored redacted",
+    );
+    publisher
+      ?.record({
+        kind: "redaction_alarm",
+        outcome: "error",
+        data: { event_id: event.id, service: event.service, kind: event.kind, paths: [...paths] },
+      })
+      .catch((err: unknown) => log.error({ err }, "could not publish the redaction alarm"));
+  }
+
+  async function writeBatch(batch: Received[]): Promise<void> {
+    const events = batch.map((r) => r.event);
+    const canonicals = batch.map((r) => r.canonical);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await appendEvents(db as Db, events, canonicals);
+        if (!dbUp) log.info({ attempt }, "audit store reachable again: catching up");
+        dbUp = true;
+        for (const r of batch) r.msg.ack();
+        stored += result.stored.length;
+        duplicates += result.skipped;
+        if (result.stored.length > 0) {
+          storedCounter.add(result.stored.length);
+          head = result.head;
+          deps.onStored?.(result.stored);
+        }
+        if (result.skipped > 0) duplicateCounter.add(result.skipped);
+        if (head.seq - lastCheckpoint.seq >= config.AUDIT_CHECKPOINT_EVERY) {
+          scheduleCheckpoint();
+          await checkpointing;
+        }
+        return;
+      } catch (err) {
+        if (isConnectionError(err)) {
+          if (dbUp) log.error({ err }, "audit store unavailable: holding events in JetStream");
+          dbUp = false;
+        } else {
+          log.error({ err, attempt, events: events.length }, "audit batch failed: retrying");
+        }
+        if (stopped()) {
+          for (const r of batch) r.msg.nak();
+          return;
+        }
+        // Keep JetStream from redelivering the batch we are still holding.
+        for (const r of batch) r.msg.working();
+        await backoff(attempt);
+      }
+    }
+  }
+
+  async function writeLoop(): Promise<void> {
+    while (!stopped()) {
+      if (queue.size === 0) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          if (queue.size > 0 || stopped()) signal();
+        });
+        continue;
+      }
+      await writeBatch(takeBatch());
+    }
+  }
+
+  let checkpointQueued = false;
+  function scheduleCheckpoint(): void {
+    if (checkpointQueued) return;
+    checkpointQueued = true;
+    const run = () => {
+      checkpointQueued = false;
+      return writeCheckpoint();
+    };
+    checkpointing = checkpointing.then(run, run);
+  }
+
+  async function writeCheckpoint(): Promise<void> {
+    const at = head;
+    if (!db || !key || at.seq <= lastCheckpoint.seq || !dbUp) return;
+    try {
+      const time = new Date(clock()).toISOString();
+      const jws = await signCheckpoint(key, { seq: at.seq, hash: at.hash, time });
+      await insertCheckpoint(db, {
+        seq: at.seq,
+        hash: at.hash,
+        signed_at: time,
+        kid: key.kid,
+        public_jwk: key.publicJwk as Record<string, unknown>,
+        jws,
+      });
+      lastCheckpoint = { seq: at.seq, at: clock() };
+      if (!nc.isClosed() && !nc.isDraining()) {
+        nc.publish(
+          subjects.audit.checkpoint,
+          JSON.stringify({ seq: at.seq, hash: at.hash, time, kid: key.kid, jws }),
+        );
+      }
+      log.info({ seq: at.seq }, "checkpoint signed");
+    } catch (err) {
+      log.warn({ err, seq: at.seq }, "checkpoint not written: will retry");
+    }
+  }
+
+  async function pollLag(): Promise<void> {
+    if (!consumer) return;
+    try {
+      const info = await consumer.info(false);
+      lag = info.num_pending + info.num_ack_pending;
+    } catch (err) {
+      log.debug({ err }, "consumer info failed");
+    }
+  }
+
+  return {
+    start: async () => {
+      if (started || stopping) return;
+      db = await openStore();
+      const keyFile =
+        config.AUDIT_CHECKPOINT_KEY_FILE ?? join(config.AUDIT_DATA_DIR, "checkpoint-key.jwk");
+      key = await loadSigningKey(keyFile, config.AUDIT_CHECKPOINT_KEY_FILE === undefined);
+      publisher = createAuditPublisher(jetstream(nc), subjects, ServiceName.Audit, clock);
+      consumer = await ensureConsumer();
+      messages = await consumer.consume({
+        max_messages: Math.min(2_000, config.AUDIT_MAX_ACK_PENDING),
+      });
+      loops.push(
+        readLoop(messages).catch((err: unknown) => log.error({ err }, "audit consumer stopped")),
+        writeLoop(),
+      );
+      const lagTimer = setInterval(() => void pollLag(), 1_000);
+      const cpTimer = setInterval(() => {
+        if (clock() - lastCheckpoint.at >= config.AUDIT_CHECKPOINT_INTERVAL_S * 1000)
+          scheduleCheckpoint();
+      }, 1_000);
+      lagTimer.unref();
+      cpTimer.unref();
+      timers.push(lagTimer, cpTimer);
+      started = true;
+      await pollLag();
+      log.info({ stream, consumer: config.AUDIT_CONSUMER, head: head.seq }, "audit consuming");
+    },
+    stop: () => {
+      stopping ??= (async () => {
+        for (const t of timers) clearInterval(t);
+        abort.abort();
+        messages?.stop();
+        signal();
+        await Promise.allSettled(loops);
+        // Events received but not written go back to JetStream at once.
+        for (const r of queue.values()) r.msg.nak();
+        queue.clear();
+        // A last checkpoint covers everything this instance stored.
+        if (dbUp) scheduleCheckpoint();
+        await checkpointing;
+        await db?.close();
+        started = false;
+      })();
+      return stopping;
+    },
+    ready: () => started && !stopped() && dbUp && lag <= config.AUDIT_READY_MAX_LAG,
+    status: () => ({
+      started,
+      dbUp,
+      lag,
+      stored,
+      duplicates,
+      redactions,
+      invalid,
+      head,
+      lastCheckpointSeq: lastCheckpoint.seq,
+      database: config.DATABASE_URL ? "postgres" : "pglite",
+    }),
+  };
+}

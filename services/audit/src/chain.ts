@@ -1,0 +1,185 @@
+/**
+ * The audit hash chain, pure (no I/O). Both the service (when storing) and
+ * `upline audit verify` (when checking) use these functions, so the two can
+ * never disagree about what a hash covers.
+ *
+ * Canonical JSON (the bytes hashed for one event):
+ * - objects: keys sorted by UTF-16 code units (JavaScript's default sort), no
+ *   whitespace, keys whose value is `undefined` omitted;
+ * - strings and numbers exactly as `JSON.stringify` writes them;
+ * - arrays keep their order; `null`, `true`, `false` as in JSON.
+ * The event object hashed is `{id, ts, service, kind, outcome, trace_id?, actor?, data}`
+ * with `ts` in the ISO form `YYYY-MM-DDTHH:mm:ss.sssZ` and absent optional fields
+ * omitted (never `null`).
+ *
+ * hash(n) = hex(SHA-256(utf8(prev_hash(n) + canonicalJson(event(n))))), with
+ * prev_hash(1) = {@link GENESIS_HASH} and prev_hash(n) = hash(n-1).
+ */
+import { createHash } from "node:crypto";
+
+/** The `prev_hash` of the first row: 64 zeros. */
+export const GENESIS_HASH = "0".repeat(64);
+
+/** The stored form of one audit event, as hashed. */
+export interface ChainEvent {
+  readonly id: string;
+  readonly ts: string;
+  readonly service: string;
+  readonly kind: string;
+  readonly outcome: string;
+  readonly trace_id?: string | undefined;
+  readonly actor?: string | undefined;
+  readonly data: Readonly<Record<string, unknown>>;
+}
+
+/** One stored row: the event plus its place in the chain. */
+export interface ChainRow extends ChainEvent {
+  readonly seq: number;
+  readonly prev_hash: string;
+  readonly hash: string;
+}
+
+/** Canonical JSON as defined above. Throws on values JSON cannot carry (functions, bigint, NaN). */
+export function canonicalJson(value: unknown): string {
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return JSON.stringify(value);
+    case "number":
+      if (!Number.isFinite(value)) throw new TypeError("canonical JSON: non-finite number");
+      return JSON.stringify(value);
+    case "object": {
+      if (Array.isArray(value)) {
+        return `[${value.map((v) => (v === undefined ? "null" : canonicalJson(v))).join(",")}]`;
+      }
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj)
+        .filter((k) => obj[k] !== undefined)
+        .sort();
+      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
+    }
+    default:
+      throw new TypeError(`canonical JSON: cannot encode a ${typeof value}`);
+  }
+}
+
+/** The object whose canonical JSON is hashed (optional fields omitted when absent). */
+export function hashedForm(event: ChainEvent): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    id: event.id,
+    ts: event.ts,
+    service: event.service,
+    kind: event.kind,
+    outcome: event.outcome,
+    data: event.data,
+  };
+  if (event.trace_id !== undefined && event.trace_id !== null) out.trace_id = event.trace_id;
+  if (event.actor !== undefined && event.actor !== null) out.actor = event.actor;
+  return out;
+}
+
+/** The canonical JSON of an event's hashed form (computable ahead of linking). */
+export function canonicalEvent(event: ChainEvent): string {
+  return canonicalJson(hashedForm(event));
+}
+
+export function hashEvent(prevHash: string, event: ChainEvent, canonical?: string): string {
+  return createHash("sha256")
+    .update(prevHash)
+    .update(canonical ?? canonicalEvent(event))
+    .digest("hex");
+}
+
+/** The end of the chain: the last seq and its hash (seq 0 = empty). */
+export interface ChainHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+export const EMPTY_HEAD: ChainHead = Object.freeze({ seq: 0, hash: GENESIS_HASH });
+
+/** Links events after `head`: returns the rows to store and the new head. */
+export function linkEvents(
+  head: ChainHead,
+  events: readonly ChainEvent[],
+  /** `canonicalEvent(events[i])`, when already computed. */
+  canonicals?: readonly string[],
+): { rows: ChainRow[]; head: ChainHead } {
+  const rows: ChainRow[] = [];
+  let { seq, hash } = head;
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i] as ChainEvent;
+    const next = hashEvent(hash, event, canonicals?.[i]);
+    seq += 1;
+    rows.push({ ...event, seq, prev_hash: hash, hash: next });
+    hash = next;
+  }
+  return { rows, head: { seq, hash } };
+}
+
+export const ChainProblem = {
+  SeqGap: "seq_gap",
+  PrevHashMismatch: "prev_hash_mismatch",
+  HashMismatch: "hash_mismatch",
+} as const;
+export type ChainProblem = (typeof ChainProblem)[keyof typeof ChainProblem];
+
+export interface ChainBreak {
+  readonly seq: number;
+  readonly problem: ChainProblem;
+  readonly detail: string;
+}
+
+/**
+ * Checks rows one by one in seq order; remembers the first break and keeps the
+ * recomputed hash of every row so checkpoints can be compared afterwards.
+ */
+export class ChainVerifier {
+  #expected: ChainHead;
+  #firstBreak: ChainBreak | undefined;
+  #count = 0;
+
+  constructor(start: ChainHead = EMPTY_HEAD) {
+    this.#expected = start;
+  }
+
+  /** Checks the next row; returns the hash recomputed from the row's content. */
+  push(row: ChainRow): string {
+    this.#count += 1;
+    const wantSeq = this.#expected.seq + 1;
+    if (row.seq !== wantSeq) {
+      this.#fail(row.seq, ChainProblem.SeqGap, `expected seq ${wantSeq}, found ${row.seq}`);
+    } else if (row.prev_hash !== this.#expected.hash) {
+      this.#fail(
+        row.seq,
+        ChainProblem.PrevHashMismatch,
+        "prev_hash is not the previous row's hash",
+      );
+    }
+    const recomputed = hashEvent(this.#expected.hash, row);
+    if (recomputed !== row.hash) {
+      this.#fail(row.seq, ChainProblem.HashMismatch, "the row's content does not match its hash");
+    }
+    // Continue from the recomputed hash: every row after a changed one is
+    // reported through the first break only.
+    this.#expected = { seq: row.seq, hash: recomputed };
+    return recomputed;
+  }
+
+  #fail(seq: number, problem: ChainProblem, detail: string): void {
+    this.#firstBreak ??= { seq, problem, detail };
+  }
+
+  get head(): ChainHead {
+    return this.#expected;
+  }
+
+  get checked(): number {
+    return this.#count;
+  }
+
+  get firstBreak(): ChainBreak | undefined {
+    return this.#firstBreak;
+  }
+}

@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { test } from "node:test";
+import {
+  type ChainEvent,
+  ChainVerifier,
+  canonicalJson,
+  EMPTY_HEAD,
+  GENESIS_HASH,
+  hashEvent,
+  linkEvents,
+} from "../src/index.ts";
+
+const event = (i: number, data: Record<string, unknown> = { n: i }): ChainEvent => ({
+  id: `0190a0b0-0000-7000-8000-${String(i).padStart(12, "0")}`,
+  ts: "2025-01-01T00:00:00.000Z",
+  service: "order-exec",
+  kind: "order_placed",
+  outcome: "ok",
+  data,
+});
+
+test("chain - canonical JSON sorts keys at every depth and has no whitespace", () => {
+  assert.equal(
+    canonicalJson({ b: 1, a: { d: [3, { z: true, y: null }], c: "x" }, u: undefined }),
+    '{"a":{"c":"x","d":[3,{"y":null,"z":true}]},"b":1}',
+  );
+  assert.equal(canonicalJson({ é: 1, e: 2, E: 3 }), '{"E":3,"e":2,"é":1}');
+  assert.throws(() => canonicalJson({ x: Number.NaN }), TypeError);
+});
+
+test("chain - a hash is SHA-256 over the previous hash and the event's canonical JSON", () => {
+  const e = { ...event(1), trace_id: undefined };
+  const want = createHash("sha256")
+    .update(
+      GENESIS_HASH +
+        '{"data":{"n":1},"id":"0190a0b0-0000-7000-8000-000000000001","kind":"order_placed","outcome":"ok","service":"order-exec","ts":"2025-01-01T00:00:00.000Z"}',
+    )
+    .digest("hex");
+  assert.equal(hashEvent(GENESIS_HASH, e), want);
+  // key order of data does not matter
+  assert.equal(
+    hashEvent(GENESIS_HASH, event(1, { a: 1, b: 2 })),
+    hashEvent(GENESIS_HASH, event(1, { b: 2, a: 1 })),
+  );
+});
+
+test("chain - linked rows verify and continue from a head", () => {
+  const first = linkEvents(EMPTY_HEAD, [event(1), event(2)]);
+  const second = linkEvents(first.head, [event(3)]);
+  assert.deepEqual(
+    [...first.rows, ...second.rows].map((r) => r.seq),
+    [1, 2, 3],
+  );
+  assert.equal(second.rows[0]?.prev_hash, first.head.hash);
+  const v = new ChainVerifier();
+  for (const r of [...first.rows, ...second.rows]) v.push(r);
+  assert.equal(v.firstBreak, undefined);
+  assert.deepEqual(v.head, second.head);
+});
+
+test("chain - the verifier names the first changed row, not the ones after it", () => {
+  const { rows } = linkEvents(
+    EMPTY_HEAD,
+    [1, 2, 3, 4, 5].map((i) => event(i)),
+  );
+  const tampered = rows.map((r) => (r.seq === 3 ? { ...r, data: { n: 999 } } : r));
+  const v = new ChainVerifier();
+  for (const r of tampered) v.push(r);
+  assert.equal(v.firstBreak?.seq, 3);
+  assert.equal(v.firstBreak?.problem, "hash_mismatch");
+});
+
+test("chain - the verifier names a missing row as a seq gap", () => {
+  const { rows } = linkEvents(
+    EMPTY_HEAD,
+    [1, 2, 3, 4].map((i) => event(i)),
+  );
+  const v = new ChainVerifier();
+  for (const r of rows.filter((r) => r.seq !== 2)) v.push(r);
+  assert.equal(v.firstBreak?.seq, 3);
+  assert.equal(v.firstBreak?.problem, "seq_gap");
+});
+
+test("chain - a rewritten hash is caught by the next row's prev_hash", () => {
+  const { rows } = linkEvents(
+    EMPTY_HEAD,
+    [1, 2, 3].map((i) => event(i)),
+  );
+  const changed = { ...event(2), data: { n: -1 } };
+  const forged = rows.map((r) =>
+    r.seq === 2 ? { ...r, data: changed.data, hash: hashEvent(r.prev_hash, changed) } : r,
+  );
+  const v = new ChainVerifier();
+  for (const r of forged) v.push(r);
+  assert.equal(v.firstBreak?.seq, 3);
+  assert.equal(v.firstBreak?.problem, "prev_hash_mismatch");
+});
