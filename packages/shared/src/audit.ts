@@ -6,14 +6,24 @@
 import { randomBytes } from "node:crypto";
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { trace } from "@opentelemetry/api";
-import { publishEvent } from "./bus.ts";
+import { encodeMessage, publishEvent } from "./bus.ts";
+import type { JsPublisher } from "./js-publisher.ts";
 import { scrubSecrets } from "./log.ts";
 import { AuditEvent, type AuditOutcome } from "./schemas.ts";
 import type { ServiceName, Subjects } from "./subjects.ts";
 
+// One CSPRNG call per 256 ids (like randomUUID's cache); each byte is used once.
+let pool = Buffer.alloc(0);
+let poolAt = 0;
+
 /** A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then random bits; sorts by time. */
 export function uuidv7(nowMs: number = Date.now()): string {
-  const b = randomBytes(16);
+  if (poolAt + 16 > pool.length) {
+    pool = randomBytes(4096);
+    poolAt = 0;
+  }
+  const b = Buffer.from(pool.subarray(poolAt, poolAt + 16));
+  poolAt += 16;
   b.writeUIntBE(nowMs, 0, 6);
   b[6] = ((b[6] as number) & 0x0f) | 0x70;
   b[8] = ((b[8] as number) & 0x3f) | 0x80;
@@ -60,6 +70,26 @@ export interface AuditPublisher {
   ) => Promise<{ readonly event: AuditEvent; readonly ack: PubAck }>;
 }
 
+function buildEvent(
+  service: ServiceName,
+  now: number,
+  { kind, outcome, data, actor }: AuditRecord,
+): AuditEvent {
+  const spanCtx = trace.getActiveSpan()?.spanContext();
+  return {
+    id: uuidv7(now),
+    ts: new Date(now).toISOString(),
+    service,
+    kind,
+    outcome,
+    ...(spanCtx && spanCtx.traceId !== NO_TRACE ? { trace_id: spanCtx.traceId } : {}),
+    ...(actor === undefined ? {} : { actor }),
+    data: redactAuditData(data),
+  };
+}
+
+const NO_TRACE = "0".repeat(32);
+
 export function createAuditPublisher(
   js: JetStreamClient,
   subjects: Subjects,
@@ -67,23 +97,40 @@ export function createAuditPublisher(
   clock: () => number = Date.now,
 ): AuditPublisher {
   return {
-    record: async ({ kind, outcome, data, actor }) => {
-      const now = clock();
-      const spanCtx = trace.getActiveSpan()?.spanContext();
-      const event: AuditEvent = {
-        id: uuidv7(now),
-        ts: new Date(now).toISOString(),
-        service,
-        kind,
-        outcome,
-        ...(spanCtx && spanCtx.traceId !== "0".repeat(32) ? { trace_id: spanCtx.traceId } : {}),
-        ...(actor === undefined ? {} : { actor }),
-        data: redactAuditData(data),
-      };
+    record: async (record) => {
+      const event = buildEvent(service, clock(), record);
+      const { kind } = record;
       const ack = await publishEvent(js, subjects.audit.event(service, kind), AuditEvent, event, {
         msgId: event.id,
         name: `audit ${kind}`,
       });
+      return { event, ack };
+    },
+  };
+}
+
+/**
+ * The same contract as {@link createAuditPublisher} — `record` resolves only
+ * once JetStream has stored the event, PUBLISH_NOT_ACKED otherwise (stream
+ * full or missing, no ack within the publisher's timeout) — published through
+ * a {@link JsPublisher} (core publish with a reply subject, acks on one
+ * wildcard inbox): no `js.publish` request, span or timer per event. The event
+ * is validated and redacted as before and carries `trace_id` when a span is
+ * active; `Nats-Msg-Id` is the event id. For hot paths (signer grants,
+ * order-exec waiting for the ack before sending an order).
+ */
+export function createFastAuditPublisher(
+  publisher: JsPublisher,
+  subjects: Subjects,
+  service: ServiceName,
+  clock: () => number = Date.now,
+): AuditPublisher {
+  return {
+    record: async (record) => {
+      const event = buildEvent(service, clock(), record);
+      const subject = subjects.audit.event(service, record.kind);
+      const body = encodeMessage(AuditEvent, event, subject);
+      const ack = await publisher.publish(subject, body, { msgId: event.id });
       return { event, ack };
     },
   };

@@ -3,26 +3,34 @@
  * Upbit tokens with keys only this process holds, and seals every grant to its
  * caller. `buildSigner` does nothing until `start()`.
  */
-import { randomBytes } from "node:crypto";
+import { createSecretKey, randomBytes } from "node:crypto";
 import { type FSWatcher, watch } from "node:fs";
 import { dirname } from "node:path";
-import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/transport-node";
-import { metrics, trace } from "@opentelemetry/api";
+import {
+  type Msg,
+  type NatsConnection,
+  headers as natsHeaders,
+  type Subscription,
+} from "@nats-io/transport-node";
+import { context, metrics, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import {
   type AuditPublisher,
   ControlState,
-  createAuditPublisher,
+  createFastAuditPublisher,
+  createJsPublisher,
+  ERROR_HEADER,
+  extractTraceContext,
+  type JsPublisher,
   type Logger,
   type Server,
   SignerSessionReply,
-  SignReply,
+  type SignReply,
   SignRequest,
   type Subjects,
   serve,
   type TradingState,
-  type UplineError,
+  UplineError,
 } from "@upline/shared";
 import { z } from "zod";
 import { createAuditSink } from "./audit-sink.ts";
@@ -38,10 +46,20 @@ import {
   parseCompactJws,
   ReplayCache,
   SessionClaims,
+  SessionKeyClaims,
   SignClaims,
   verifyEd25519,
+  verifyHs256,
 } from "./request.ts";
-import { deriveSealKey, ephemeralX25519, SessionStore, seal } from "./seal.ts";
+import {
+  deriveSealKey,
+  ephemeralX25519,
+  macKeyAad,
+  open,
+  type Session,
+  SessionStore,
+  seal,
+} from "./seal.ts";
 import { createUpbitTokenSigner, type UpbitJwtAlg } from "./upbit-jwt.ts";
 
 export interface SignerSettings {
@@ -114,13 +132,43 @@ export interface Signer {
 }
 
 const DAY_MS = 86_400_000;
+const MAX_REQUEST_BYTES = 16_384;
+const GRANTED = Object.freeze({ decision: "granted", code: "OK" });
+const decoder = new TextDecoder();
+
+/** SignRequest by hand: a JSON object with exactly one key, `jws`, a string of 1..16384 chars. */
+function decodeSignRequest(data: Uint8Array): SignRequest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(decoder.decode(data));
+  } catch (err) {
+    throw new UplineError("MESSAGE_DECODE", "sign request: body is not valid JSON", { cause: err });
+  }
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw))
+    throw new UplineError("MESSAGE_INVALID", "sign request refused at receipt: not an object");
+  const jws = (raw as { jws?: unknown }).jws;
+  let keys = 0;
+  for (const _ in raw) keys++;
+  if (keys !== 1 || typeof jws !== "string" || jws.length < 1 || jws.length > 16_384)
+    throw new UplineError(
+      "MESSAGE_INVALID",
+      "sign request refused at receipt: expected exactly {jws: string}",
+    );
+  return { jws };
+}
 
 export function buildSigner(deps: SignerDeps): Signer {
   const { nc, subjects, settings } = deps;
   const clock = deps.clock ?? Date.now;
   const log = deps.logger.child({ component: "signer" });
   const replicaId = deps.replicaId ?? `r-${randomBytes(4).toString("hex")}`;
-  const publisher = deps.audit ?? createAuditPublisher(jetstream(nc), subjects, "signer", clock);
+  // Acks collected on one inbox (no js.publish per event); the sink keeps fail-closed.
+  const jsp: JsPublisher | undefined =
+    deps.audit === undefined
+      ? createJsPublisher(nc, { maxOutstanding: settings.auditMaxInFlight + 64 })
+      : undefined;
+  const publisher =
+    deps.audit ?? createFastAuditPublisher(jsp as JsPublisher, subjects, "signer", clock);
   const audit = createAuditSink(publisher, { maxInFlight: settings.auditMaxInFlight, logger: log });
   const keys = new KeyStore(settings.rotationGraceMs);
   const replay = new ReplayCache();
@@ -266,14 +314,26 @@ export function buildSigner(deps: SignerDeps): Signer {
 
   // ------------------------------------------------------------ requests
 
-  const verifyCaller = (jwsText: string) => {
+  /**
+   * EdDSA under the caller's public key, or (sign requests only) HS256 under
+   * the MAC key of the caller's session named by `kid`: a session is looked up
+   * by (iss, kid), so a MAC key authenticates only the caller that set it.
+   */
+  const verifyCaller = (jwsText: string, now: number, allowMac: boolean) => {
     const jws = parseCompactJws(jwsText);
     const iss = jws.payload.iss;
     const caller = typeof iss === "string" ? callers.get(iss) : undefined;
     if (caller === undefined)
       throw deny("SIGNER_UNKNOWN_CALLER", "the issuer is not a known caller");
-    verifyEd25519(jws, caller.publicKey);
-    return { caller, payload: jws.payload };
+    let session: Session | undefined;
+    if (allowMac && jws.header.alg === "HS256") {
+      const kid = jws.header.kid;
+      session = typeof kid === "string" ? sessions.get(caller.id, kid, now) : undefined;
+      if (session?.macKey === undefined)
+        throw deny("SIGNER_SESSION_UNKNOWN", "open a session with this replica first");
+      verifyHs256(jws, session.macKey);
+    } else verifyEd25519(jws, caller.publicKey);
+    return { caller, payload: jws.payload, session };
   };
 
   const denied = (kind: string, err: unknown, data: Record<string, unknown>) => {
@@ -288,16 +348,20 @@ export function buildSigner(deps: SignerDeps): Signer {
     });
   };
 
-  const sign = async (req: SignRequest): Promise<SignReply> => {
+  /** Synchronous on purpose: the audit publish and the reply leave in one socket write. */
+  const signNow = (req: SignRequest): SignReply => {
     const now = clock();
     const data: Record<string, unknown> = {};
     try {
-      const { caller, payload } = verifyCaller(req.jws);
+      const v = verifyCaller(req.jws, now, true);
+      const caller = v.caller;
       data.caller = caller.id;
-      const c = parseClaims(SignClaims, payload);
+      const c = parseClaims(SignClaims, v.payload);
       Object.assign(data, { key_id: c.key_id, method: c.method, path: c.path });
+      if (v.session !== undefined && v.session.sid !== c.sid)
+        throw deny("SIGNER_BAD_SIGNATURE", "kid and sid differ");
       checkTimes(c, now);
-      const session = sessions.get(caller.id, c.sid, now);
+      const session = v.session ?? sessions.get(caller.id, c.sid, now);
       if (session === undefined)
         throw deny("SIGNER_SESSION_UNKNOWN", "open a session with this replica first");
       replay.check(caller.id, c.jti, c.exp * 1000, now);
@@ -336,7 +400,7 @@ export function buildSigner(deps: SignerDeps): Signer {
                 url_query: canonical.url,
               };
       const sealed = seal(session.key, JSON.stringify(grant), c.jti);
-      decisions.add(1, { decision: "granted", code: "OK" });
+      decisions.add(1, GRANTED);
       trace.getActiveSpan()?.setAttributes({
         "signer.decision": "granted",
         "signer.caller": caller.id,
@@ -355,12 +419,68 @@ export function buildSigner(deps: SignerDeps): Signer {
     }
   };
 
+  const sign = async (req: SignRequest): Promise<SignReply> => signNow(req);
+
+  const tracer = trace.getTracer("@upline/signer");
+  const replyError = (msg: Msg, err: unknown) => {
+    const typed =
+      err instanceof UplineError
+        ? err
+        : new UplineError("INTERNAL", "the request could not be handled", { cause: err });
+    if (typed.code === "INTERNAL") log.error({ err, subject: msg.subject }, "sign failed");
+    const hdrs = natsHeaders();
+    hdrs.set(ERROR_HEADER, typed.code);
+    msg.respond(JSON.stringify(typed.toWire()), { headers: hdrs });
+    return typed;
+  };
+  /** Answers one sign request; returns the error code of a refusal. */
+  const handleSign = (msg: Msg): string | undefined => {
+    try {
+      if (msg.data.byteLength > MAX_REQUEST_BYTES)
+        throw new UplineError(
+          "MESSAGE_TOO_LARGE",
+          `request of ${msg.data.byteLength} bytes exceeds ${MAX_REQUEST_BYTES}`,
+        );
+      const reply = signNow(decodeSignRequest(msg.data));
+      // Both fields are ours (replica id, base64url): no escaping needed beyond JSON.stringify.
+      msg.respond(`{"replica":${JSON.stringify(reply.replica)},"sealed":"${reply.sealed}"}`);
+      return undefined;
+    } catch (err) {
+      return replyError(msg, err).code;
+    }
+  };
+  /**
+   * `signer.v1.sign` without `serve()`: the request is checked by hand (exactly
+   * `{jws: string}`, as SignRequest), the handler runs synchronously, and a
+   * SERVER span is made only when the caller sent a trace context.
+   */
+  const onSignMessage = (msg: Msg): void => {
+    if (msg.headers?.get("traceparent")) {
+      context.with(extractTraceContext(msg.headers), () =>
+        tracer.startActiveSpan(
+          "handle signer.sign",
+          {
+            kind: SpanKind.SERVER,
+            attributes: { "messaging.system": "nats", "messaging.destination.name": msg.subject },
+          },
+          (span) => {
+            const code = handleSign(msg);
+            if (code !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+            span.end();
+          },
+        ),
+      );
+    } else handleSign(msg);
+  };
+  let signSub: Subscription | undefined;
+
   const session = async (req: SignRequest): Promise<SignerSessionReply> => {
     const now = clock();
     const data: Record<string, unknown> = {};
     try {
-      const { caller, payload } = verifyCaller(req.jws);
+      const { caller, payload } = verifyCaller(req.jws, now, false);
       data.caller = caller.id;
+      if (payload.typ === "session_key") return sessionKey(caller.id, payload, now);
       const c = parseClaims(SessionClaims, payload);
       checkTimes(c, now);
       replay.check(caller.id, c.jti, c.exp * 1000, now);
@@ -378,7 +498,7 @@ export function buildSigner(deps: SignerDeps): Signer {
         throw deny("SIGNER_PARAMS_INVALID", "epk is not an X25519 public key");
       }
       const expiresAtMs = now + settings.sessionTtlMs;
-      sessions.add({ sid: c.sid, caller: caller.id, key, expiresAtMs }, now);
+      sessions.add({ sid: c.sid, caller: caller.id, key, epk: eph.publicRaw, expiresAtMs }, now);
       audit.record({
         kind: "session",
         outcome: "ok",
@@ -397,11 +517,49 @@ export function buildSigner(deps: SignerDeps): Signer {
     }
   };
 
+  /** Handshake step 2: the caller's MAC key for the session, sealed for this replica. */
+  const sessionKey = (
+    caller: string,
+    payload: Readonly<Record<string, unknown>>,
+    now: number,
+  ): SignerSessionReply => {
+    const c = parseClaims(SessionKeyClaims, payload);
+    checkTimes(c, now);
+    replay.check(caller, c.jti, c.exp * 1000, now);
+    const s = sessions.get(caller, c.sid, now);
+    const box = Object.hasOwn(c.keys, replicaId) ? c.keys[replicaId] : undefined;
+    if (s === undefined || box === undefined)
+      throw deny("SIGNER_SESSION_UNKNOWN", "no such session with this replica");
+    let raw: Buffer;
+    try {
+      raw = Buffer.from(open(s.key, box, macKeyAad(c.sid, replicaId)), "base64url");
+    } catch {
+      throw deny("SIGNER_BAD_SIGNATURE", "the MAC key box does not open");
+    }
+    if (raw.length !== 32) throw deny("SIGNER_PARAMS_INVALID", "the MAC key must be 32 bytes");
+    const macKey = createSecretKey(raw);
+    raw.fill(0);
+    if (!sessions.setMacKey(caller, c.sid, macKey, now))
+      throw deny("SIGNER_PARAMS_INVALID", "the session already has a MAC key");
+    audit.record({
+      kind: "session",
+      outcome: "ok",
+      actor: caller,
+      data: { caller, replica: replicaId, event: "mac_key" },
+    });
+    return {
+      replica: replicaId,
+      sid: c.sid,
+      epk: s.epk,
+      expires_at: new Date(s.expiresAtMs).toISOString(),
+    };
+  };
+
   const admin = async (req: SignRequest): Promise<AdminReply> => {
     const now = clock();
     const data: Record<string, unknown> = {};
     try {
-      const { caller, payload } = verifyCaller(req.jws);
+      const { caller, payload } = verifyCaller(req.jws, now, false);
       data.caller = caller.id;
       if (!caller.admin) throw deny("SIGNER_NOT_ADMIN", `caller ${caller.id} is not an admin`);
       const c = parseClaims(AdminClaims, payload);
@@ -445,18 +603,11 @@ export function buildSigner(deps: SignerDeps): Signer {
     await reloadOnce(true);
     await watchControl();
     const onError = () => undefined;
+    signSub = nc.subscribe(subjects.signer.sign, {
+      queue: subjects.signer.queue,
+      callback: (_err, msg) => onSignMessage(msg),
+    });
     servers.push(
-      serve(nc, {
-        subject: subjects.signer.sign,
-        queue: subjects.signer.queue,
-        requestSchema: SignRequest,
-        replySchema: SignReply,
-        handler: sign,
-        logger: log,
-        maxBytes: 16_384,
-        onError,
-        name: "signer.sign",
-      }),
       // No queue group: every replica keeps a session with each caller.
       serve(nc, {
         subject: subjects.signer.session,
@@ -512,13 +663,18 @@ export function buildSigner(deps: SignerDeps): Signer {
   const stop = () => {
     stopping ??= (async () => {
       started = false;
-      await Promise.all(servers.map((s) => s.stop()));
+      // Handlers run synchronously: once drained, nothing of the sign intake is in flight.
+      await Promise.all([
+        ...servers.map((s) => s.stop()),
+        signSub?.isClosed() === false ? signSub.drain() : undefined,
+      ]);
       clearTimeout(debounce);
       clearInterval(sweepTimer);
       for (const w of watchers) w.close();
       kvStop?.();
       await reloading.catch(() => undefined);
       await Promise.race([audit.drain(), new Promise((r) => setTimeout(r, 5_000).unref())]);
+      await jsp?.close();
     })();
     return stopping;
   };

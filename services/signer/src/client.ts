@@ -4,7 +4,9 @@
  * sealed grants. No bearer token crosses NATS in clear.
  */
 import {
+  createHmac,
   createPrivateKey,
+  createSecretKey,
   sign as edSign,
   type KeyObject,
   randomBytes,
@@ -28,7 +30,7 @@ import { AdminReply } from "./app.ts";
 import type { BodyValue, ParamPair } from "./canonical.ts";
 import type { Method } from "./policy.ts";
 import type { AdminOp } from "./request.ts";
-import { deriveSealKey, ephemeralX25519, open } from "./seal.ts";
+import { deriveSealKey, ephemeralX25519, macKeyAad, open, seal } from "./seal.ts";
 
 export interface SignerClientOptions {
   readonly nc: NatsConnection;
@@ -42,6 +44,13 @@ export interface SignerClientOptions {
   readonly lifetimeS?: number;
   /** How long to collect session replies from replicas after the last one. */
   readonly sessionStallMs?: number;
+  /**
+   * Authenticate sign requests with the session's MAC key (HS256 JWS, default)
+   * instead of one Ed25519 signature per request. The handshake is EdDSA either way.
+   */
+  readonly macRequests?: boolean;
+  /** Source of the session id and MAC key (tests); node:crypto randomBytes by default. */
+  readonly randomBytes?: (size: number) => Buffer;
 }
 
 export interface SignArgs {
@@ -66,6 +75,9 @@ interface Sessions {
   readonly sid: string;
   readonly keys: Map<string, KeyObject>;
   readonly expiresAtMs: number;
+  /** base64url of {"alg":"HS256","kid":sid}. */
+  readonly macHeader: string;
+  readonly macKey: KeyObject;
 }
 
 const HEADER = Buffer.from(JSON.stringify({ alg: "EdDSA" })).toString("base64url");
@@ -74,6 +86,8 @@ export function createSignerClient(options: SignerClientOptions): SignerClient {
   const { nc, subjects, callerId } = options;
   const clock = options.clock ?? Date.now;
   const lifetime = Math.min(options.lifetimeS ?? 5, 10);
+  const random = options.randomBytes ?? randomBytes;
+  const macRequests = options.macRequests ?? true;
   const key: KeyObject =
     "asymmetricKeyType" in options.privateJwk
       ? (options.privateJwk as KeyObject)
@@ -81,30 +95,47 @@ export function createSignerClient(options: SignerClientOptions): SignerClient {
   let current: Sessions | undefined;
   let opening: Promise<Sessions> | undefined;
 
-  const jws = (claims: Record<string, unknown>): { jws: string; jti: string } => {
+  const claimsOf = (claims: Record<string, unknown>) => {
     const iat = Math.floor(clock() / 1000);
     const jti = randomUUID();
     const payload = Buffer.from(
       JSON.stringify({ iss: callerId, jti, iat, exp: iat + lifetime, ...claims }),
     ).toString("base64url");
+    return { payload, jti };
+  };
+
+  const jws = (claims: Record<string, unknown>): { jws: string; jti: string } => {
+    const { payload, jti } = claimsOf(claims);
     const input = `${HEADER}.${payload}`;
     return { jws: `${input}.${edSign(null, Buffer.from(input), key).toString("base64url")}`, jti };
   };
 
-  const openSessions = async (): Promise<Sessions> => {
-    const eph = ephemeralX25519();
-    const sid = randomBytes(16).toString("base64url");
-    const { jws: text } = jws({ typ: "session", sid, epk: eph.publicRaw });
-    const replies = await nc.requestMany(subjects.signer.session, JSON.stringify({ jws: text }), {
-      strategy: "stall",
-      stall: options.sessionStallMs ?? 50,
+  const macJws = (s: Sessions, claims: Record<string, unknown>) => {
+    const { payload, jti } = claimsOf(claims);
+    const input = `${s.macHeader}.${payload}`;
+    return {
+      jws: `${input}.${createHmac("sha256", s.macKey).update(input).digest("base64url")}`,
+      jti,
+    };
+  };
+
+  /** Broadcasts an EdDSA-signed session message; the replies of every replica that answered. */
+  const broadcast = async (
+    claims: Record<string, unknown>,
+    sid: string,
+    expected?: number,
+  ): Promise<{ replies: SignerSessionReply[]; refused: UplineError | undefined }> => {
+    const { jws: text } = jws(claims);
+    const it = await nc.requestMany(subjects.signer.session, JSON.stringify({ jws: text }), {
+      ...(expected === undefined
+        ? { strategy: "stall", stall: options.sessionStallMs ?? 50 }
+        : { strategy: "count", maxMessages: expected }),
       maxWait: options.timeoutMs ?? 5_000,
       headers: injectTraceContext(),
-    });
-    const keys = new Map<string, KeyObject>();
-    let expiresAtMs = Number.POSITIVE_INFINITY;
+    } as Parameters<NatsConnection["requestMany"]>[2]);
+    const replies: SignerSessionReply[] = [];
     let refused: UplineError | undefined;
-    for await (const m of replies) {
+    for await (const m of it) {
       const code = m.headers?.get(ERROR_HEADER);
       if (code) {
         const body = JSON.parse(Buffer.from(m.data).toString("utf8")) as { message?: string };
@@ -113,7 +144,23 @@ export function createSignerClient(options: SignerClientOptions): SignerClient {
       }
       if (m.data.length === 0) continue;
       const r = decodeMessage(SignerSessionReply, m.data, "signer session reply");
-      if (r.sid !== sid) continue;
+      if (r.sid === sid) replies.push(r);
+    }
+    return { replies, refused };
+  };
+
+  /**
+   * Two EdDSA-signed broadcasts: (1) X25519 with every replica → one seal key
+   * each; (2) a fresh 32-byte MAC key, sealed for each replica under its seal
+   * key. Sign requests are then HS256 JWS under the MAC key (kid = sid).
+   */
+  const openSessions = async (): Promise<Sessions> => {
+    const eph = ephemeralX25519();
+    const sid = random(16).toString("base64url");
+    const first = await broadcast({ typ: "session", sid, epk: eph.publicRaw }, sid);
+    const keys = new Map<string, KeyObject>();
+    const epks = new Map<string, string>();
+    for (const r of first.replies) {
       keys.set(
         r.replica,
         deriveSealKey(eph.privateKey, r.epk, {
@@ -124,14 +171,36 @@ export function createSignerClient(options: SignerClientOptions): SignerClient {
           replicaEpk: r.epk,
         }),
       );
-      expiresAtMs = Math.min(expiresAtMs, Date.parse(r.expires_at));
+      epks.set(r.replica, r.epk);
     }
     if (keys.size === 0)
       throw (
-        refused ??
+        first.refused ??
         new UplineError("BUS_NO_RESPONDERS", "no signer replica answered the session request")
       );
-    return { sid, keys, expiresAtMs };
+    const raw = random(32);
+    const boxes: Record<string, string> = {};
+    for (const [replica, k] of keys)
+      boxes[replica] = seal(k, raw.toString("base64url"), macKeyAad(sid, replica));
+    const macKey = createSecretKey(raw);
+    raw.fill(0);
+    const second = await broadcast({ typ: "session_key", sid, keys: boxes }, sid, keys.size);
+    // Only replicas that confirmed the MAC key are usable; the others answer SESSION_UNKNOWN.
+    const confirmed = new Map<string, KeyObject>();
+    let expiresAtMs = Number.POSITIVE_INFINITY;
+    for (const r of second.replies) {
+      const k = keys.get(r.replica);
+      if (k === undefined || epks.get(r.replica) !== r.epk) continue;
+      confirmed.set(r.replica, k);
+      expiresAtMs = Math.min(expiresAtMs, Date.parse(r.expires_at));
+    }
+    if (confirmed.size === 0)
+      throw (
+        second.refused ??
+        new UplineError("BUS_NO_RESPONDERS", "no signer replica confirmed the session key")
+      );
+    const macHeader = Buffer.from(JSON.stringify({ alg: "HS256", kid: sid })).toString("base64url");
+    return { sid, keys: confirmed, expiresAtMs, macHeader, macKey };
   };
 
   const sessionsNow = async (force: boolean): Promise<Sessions> => {
@@ -145,7 +214,7 @@ export function createSignerClient(options: SignerClientOptions): SignerClient {
   };
 
   const signOnce = async (args: SignArgs, s: Sessions): Promise<SignGrant> => {
-    const { jws: text, jti } = jws({
+    const { jws: text, jti } = (macRequests ? (c: Record<string, unknown>) => macJws(s, c) : jws)({
       typ: "sign",
       sid: s.sid,
       key_id: args.keyId,

@@ -4,7 +4,7 @@
  * the throughput (measured, see the closing note), and the signer verifies one
  * per request. Claims are validated with zod after the signature. Pure.
  */
-import { type KeyObject, verify } from "node:crypto";
+import { createHmac, type KeyObject, timingSafeEqual, verify } from "node:crypto";
 import { z } from "zod";
 import { deny } from "./errors.ts";
 
@@ -60,6 +60,20 @@ export function verifyEd25519(jws: CompactJws, publicKey: KeyObject): void {
     throw deny("SIGNER_BAD_SIGNATURE", "the signature does not verify");
 }
 
+/**
+ * Verifies an HS256 JWS under a session MAC key (header alg HS256, kid = sid;
+ * nothing else than alg/typ/kid), in constant time.
+ */
+export function verifyHs256(jws: CompactJws, macKey: KeyObject): void {
+  if (jws.header.alg !== "HS256") throw deny("SIGNER_BAD_SIGNATURE", "alg must be HS256");
+  for (const k in jws.header)
+    if (!ALLOWED_HEADER.has(k))
+      throw deny("SIGNER_BAD_SIGNATURE", `unsupported JWS header ${k.slice(0, 16)}`);
+  const mac = createHmac("sha256", macKey).update(jws.signingInput).digest();
+  if (jws.signature.length !== 32 || !timingSafeEqual(mac, jws.signature))
+    throw deny("SIGNER_BAD_SIGNATURE", "the signature does not verify");
+}
+
 // ---------------------------------------------------------------- claims
 
 const Base = {
@@ -106,6 +120,21 @@ export const SessionClaims = z.strictObject({
   epk: z.string().length(43).regex(B64URL),
 });
 export type SessionClaims = z.infer<typeof SessionClaims>;
+
+/**
+ * Second step of the handshake (EdDSA-signed, on `signer.v1.session`): the
+ * session MAC key, sealed for each replica that answered the first step under
+ * that replica's seal key (AAD {@link macKeyAad}); `keys` maps replica → box.
+ */
+export const SessionKeyClaims = z.strictObject({
+  ...Base,
+  typ: z.literal("session_key"),
+  sid: SessionClaims.shape.sid,
+  keys: z
+    .record(z.string().min(1).max(64), z.string().min(1).max(256).regex(B64URL))
+    .refine((k) => Object.keys(k).length <= 64, "at most 64 replicas"),
+});
+export type SessionKeyClaims = z.infer<typeof SessionKeyClaims>;
 
 export const AdminOp = { List: "list", Reload: "reload", Revoke: "revoke" } as const;
 export type AdminOp = (typeof AdminOp)[keyof typeof AdminOp];

@@ -46,8 +46,17 @@ export function deriveSealKey(
   return createSecretKey(Buffer.from(hkdfSync("sha256", shared, ctx.sid, info, 32)));
 }
 
+// IVs from one CSPRNG call per 341 replies; each byte is used once.
+let ivPool = Buffer.alloc(0);
+let ivAt = 0;
+
 export function seal(key: KeyObject, plaintext: string, aad: string): string {
-  const iv = randomBytes(12);
+  if (ivAt + 12 > ivPool.length) {
+    ivPool = randomBytes(4092);
+    ivAt = 0;
+  }
+  const iv = Buffer.from(ivPool.subarray(ivAt, ivAt + 12));
+  ivAt += 12;
   const c = createCipheriv("aes-256-gcm", key, iv);
   c.setAAD(Buffer.from(aad));
   const ct = Buffer.concat([c.update(plaintext, "utf8"), c.final()]);
@@ -67,8 +76,21 @@ export function open(key: KeyObject, sealed: string, aad: string): string {
 export interface Session {
   readonly sid: string;
   readonly caller: string;
+  /** AES-256-GCM key sealing this replica's replies (and the caller's MAC key box). */
   readonly key: KeyObject;
+  /** This replica's ephemeral public key, repeated when the MAC key is confirmed. */
+  readonly epk: string;
   readonly expiresAtMs: number;
+  /**
+   * HMAC-SHA256 key of the session's sign requests (HS256 JWS, kid = sid):
+   * chosen by the caller, sent sealed to every replica; unset until then.
+   */
+  readonly macKey?: KeyObject;
+}
+
+/** AAD of the sealed MAC key box sent to one replica: not a jti, so never a reply's AAD. */
+export function macKeyAad(sid: string, replica: string): string {
+  return `${INFO}|mac-key|${sid}|${replica}`;
 }
 
 /** Sessions of this replica, bounded per caller (oldest evicted) and by lifetime. */
@@ -87,6 +109,14 @@ export class SessionStore {
     if (mine.length >= this.#perCaller && oldest)
       this.#byId.delete(`${oldest.caller}\u0000${oldest.sid}`);
     this.#byId.set(`${session.caller}\u0000${session.sid}`, session);
+  }
+
+  /** Sets the session's MAC key once; false when there is no such session or it has one. */
+  setMacKey(caller: string, sid: string, macKey: KeyObject, nowMs: number): boolean {
+    const s = this.get(caller, sid, nowMs);
+    if (s === undefined || s.macKey !== undefined) return false;
+    this.#byId.set(`${caller}\u0000${sid}`, { ...s, macKey });
+    return true;
   }
 
   get(caller: string, sid: string, nowMs: number): Session | undefined {

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
+import { createHmac, createSecretKey, randomBytes } from "node:crypto";
 import { test } from "node:test";
+import { isUplineError } from "@upline/shared";
 import { CompactSign } from "jose";
 import { checkTimes, parseCompactJws, ReplayCache, verifyEd25519 } from "../src/index.ts";
+import { verifyHs256 } from "../src/request.ts";
+import { SessionStore } from "../src/seal.ts";
 import { callerKeys } from "./fixtures.ts";
 
 const caller = callerKeys();
@@ -75,4 +79,36 @@ test("signer - the replay cache refuses new requests rather than forgetting when
   cache.check("c", "jti-a", 10_000, 0);
   cache.check("c", "jti-b", 10_000, 0);
   assert.throws(() => cache.check("c", "jti-c", 10_000, 0), { code: "SIGNER_UNAVAILABLE" });
+});
+
+test("signer - a session is forgotten after its lifetime and takes its MAC key only once", () => {
+  const store = new SessionStore();
+  const key = createSecretKey(randomBytes(32));
+  store.add({ sid: "s".repeat(22), caller: "c", key, epk: "e", expiresAtMs: 1_000 }, 0);
+  assert.equal(store.setMacKey("other", "s".repeat(22), key, 0), false);
+  assert.equal(store.setMacKey("c", "s".repeat(22), key, 0), true);
+  assert.equal(store.setMacKey("c", "s".repeat(22), key, 0), false);
+  assert.ok(store.get("c", "s".repeat(22), 999)?.macKey);
+  assert.equal(store.get("c", "s".repeat(22), 1_000), undefined);
+  assert.equal(store.setMacKey("c", "s".repeat(22), key, 1_000), false);
+});
+
+test("signer - an HS256 JWS verifies only under its MAC key, with alg HS256 and no extension header", () => {
+  const key = randomBytes(32);
+  const mk = (header: object, k: Buffer = key) => {
+    const input = `${Buffer.from(JSON.stringify(header)).toString("base64url")}.${Buffer.from('{"iss":"c"}').toString("base64url")}`;
+    return parseCompactJws(`${input}.${createHmac("sha256", k).update(input).digest("base64url")}`);
+  };
+  const ko = createSecretKey(key);
+  verifyHs256(mk({ alg: "HS256", kid: "s" }), ko);
+  for (const [jws, why] of [
+    [mk({ alg: "HS256", kid: "s" }, randomBytes(32)), "other key"],
+    [mk({ alg: "HS512", kid: "s" }), "alg"],
+    [mk({ alg: "HS256", kid: "s", crit: ["x"] }), "extension header"],
+  ] as const)
+    assert.throws(
+      () => verifyHs256(jws, ko),
+      (e: unknown) => isUplineError(e, "SIGNER_BAD_SIGNATURE"),
+      why,
+    );
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, createHmac, randomBytes, randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import { after, before, describe, test } from "node:test";
 import { Kvm } from "@nats-io/kv";
@@ -51,6 +51,8 @@ describe("signer over a real NATS", () => {
   const mainV2 = keyFile({ key_id: "main", version: 2 });
   const secrets = [mainV1.secret_key, mainV2.secret_key];
   const tokens: string[] = [];
+  /** Every session id and MAC key the main client generated (never on the bus in clear). */
+  const generated: Buffer[] = [];
   const recorded: Recorded[] = [];
   let offsetMs = 0;
   let nc: NatsConnection;
@@ -126,6 +128,11 @@ describe("signer over a real NATS", () => {
       subjects,
       callerId: "order-exec",
       privateJwk: exec.privateJwk,
+      randomBytes: (n) => {
+        const b = randomBytes(n);
+        generated.push(Buffer.from(b));
+        return b;
+      },
     });
     admin = createSignerClient({
       nc,
@@ -239,6 +246,116 @@ describe("signer over a real NATS", () => {
       request(nc, subjects.signer.sign, SignRequest, SignReply, { jws: `${h}.${forged}.${s}` }),
       "SIGNER_BAD_SIGNATURE",
     );
+  });
+
+  /** An HS256 sign request built by hand (the client's format), for forgeries. */
+  const macRequest = (
+    macKey: Buffer,
+    header: Record<string, unknown>,
+    claims: Record<string, unknown>,
+  ) => {
+    const iat = Math.floor(Date.now() / 1000);
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString("base64url");
+    const input = `${b64(header)}.${b64({ jti: randomUUID(), iat, exp: iat + 5, typ: "sign", key_id: "main", method: "GET", path: "/v1/accounts", ...claims })}`;
+    const jws = `${input}.${createHmac("sha256", macKey).update(input).digest("base64url")}`;
+    return request(nc, subjects.signer.sign, SignRequest, SignReply, { jws });
+  };
+
+  test("signer - sign requests after the handshake are HS256 JWS under the session MAC key, bound to their caller", async () => {
+    await sign({ keyId: "main", method: "GET", path: "/v1/accounts" });
+    const macKey = generated.findLast((b) => b.length === 32) as Buffer;
+    const sid = (generated.findLast((b) => b.length === 16) as Buffer).toString("base64url");
+    // Built by hand with the right key: granted (so the forgeries below differ only as said).
+    const ok = await macRequest(macKey, { alg: "HS256", kid: sid }, { iss: "order-exec", sid });
+    assert.equal(ok.replica, signer.replicaId);
+    // Another caller's name on this session's MAC: its (caller, sid) session does not exist.
+    await denied(
+      macRequest(macKey, { alg: "HS256", kid: sid }, { iss: "operator", sid }),
+      "SIGNER_SESSION_UNKNOWN",
+    );
+    // A MAC under any other key, or kid and sid that differ: bad signature.
+    await denied(
+      macRequest(randomBytes(32), { alg: "HS256", kid: sid }, { iss: "order-exec", sid }),
+      "SIGNER_BAD_SIGNATURE",
+    );
+    await denied(
+      macRequest(
+        macKey,
+        { alg: "HS256", kid: sid },
+        { iss: "order-exec", sid: "AAAAAAAAAAAAAAAAAAAAAA" },
+      ),
+      "SIGNER_BAD_SIGNATURE",
+    );
+    await denied(
+      macRequest(macKey, { alg: "HS256", kid: sid, jku: "x" }, { iss: "order-exec", sid }),
+      "SIGNER_BAD_SIGNATURE",
+    );
+    // A session this replica never opened (or forgot): retryable, the client shakes hands again.
+    await denied(
+      macRequest(
+        macKey,
+        { alg: "HS256", kid: "BBBBBBBBBBBBBBBBBBBBBB" },
+        { iss: "order-exec", sid: "BBBBBBBBBBBBBBBBBBBBBB" },
+      ),
+      "SIGNER_SESSION_UNKNOWN",
+    );
+    // An unknown caller is refused before any session lookup.
+    await denied(
+      macRequest(macKey, { alg: "HS256", kid: sid }, { iss: "stranger", sid }),
+      "SIGNER_UNKNOWN_CALLER",
+    );
+  });
+
+  test("signer - a forgotten session is unknown (retryable); the client re-handshakes once and is granted", async () => {
+    const c = createSignerClient({
+      nc,
+      subjects,
+      callerId: "order-exec",
+      privateJwk: exec.privateJwk,
+    });
+    await c.connect();
+    const handshakes = () =>
+      recorded.filter((r) => r.subject === subjects.signer.session && r.text.includes('"jws"'))
+        .length;
+    await spy.flush();
+    const before = handshakes();
+    // A caller whose public key changes loses its sessions; then the old key comes back.
+    const policy = {
+      id: "order-exec",
+      keys: ["main"],
+      endpoints: [
+        "GET /v1/accounts",
+        "GET /v1/orders/closed",
+        "POST /v1/orders",
+        "DELETE /v1/order",
+        "POST /v1/withdraws/coin",
+      ],
+      markets: ["KRW-BTC"],
+      max_order_total: "1000000",
+    };
+    const adminEntry = { id: "operator", public_jwk: operator.publicJwk, admin: true };
+    dirs.writeCallers([{ ...policy, public_jwk: stranger.publicJwk }, adminEntry]);
+    await admin.admin("reload");
+    dirs.writeCallers([{ ...policy, public_jwk: exec.publicJwk }, adminEntry]);
+    await admin.admin("reload");
+    const grant = await c.sign({ keyId: "main", method: "GET", path: "/v1/accounts" });
+    tokens.push(grant.authorization.slice(7));
+    await spy.flush();
+    assert.equal(handshakes(), before + 2); // session + session_key, once
+    await client.connect(); // the shared client lost its session too
+  });
+
+  test("signer - per-request EdDSA JWS stay accepted (no MAC key needed)", async () => {
+    const c = createSignerClient({
+      nc,
+      subjects,
+      callerId: "order-exec",
+      privateJwk: exec.privateJwk,
+      macRequests: false,
+    });
+    const grant = await c.sign({ keyId: "main", method: "GET", path: "/v1/accounts" });
+    tokens.push(grant.authorization.slice(7));
+    assert.match(grant.authorization, /^Bearer /);
   });
 
   test("signer - denies an expired request", async () => {
@@ -407,6 +524,13 @@ describe("signer over a real NATS", () => {
       ["spans", spans],
     ];
     assert.ok(logLines.length > 0 && recorded.length > 0 && spans.length > 0);
+    assert.ok(generated.some((b) => b.length === 32));
+    const macKeys = generated
+      .filter((b) => b.length === 32)
+      .flatMap((b) => [b.toString("hex"), b.toString("base64"), b.toString("base64url")]);
+    for (const needle of macKeys)
+      for (const [where, hay] of haystacks)
+        assert.ok(!hay.some((h) => h.includes(needle)), `a session MAC key appears in ${where}`);
     for (const needle of [...secrets, ...tokens]) {
       const parts = needle.includes(".") ? [needle, needle.split(".")[2] as string] : [needle];
       for (const [where, hay] of haystacks)
