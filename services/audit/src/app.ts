@@ -6,7 +6,7 @@
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
+import { setTimeout as delay, setImmediate } from "node:timers/promises";
 import {
   AckPolicy,
   type Consumer,
@@ -31,7 +31,16 @@ import type { AuditConfig } from "./config.ts";
 import { type Db, isConnectionError, openDb } from "./db.ts";
 import { ingest } from "./ingest.ts";
 import { migrate } from "./migrations.ts";
-import { appendEvents, insertCheckpoint, readCheckpoints, readHead } from "./store.ts";
+import {
+  type AppendResult,
+  appendEvents,
+  insertCheckpoint,
+  type LinkedBatch,
+  prepareBatch,
+  readCheckpoints,
+  readHead,
+  tryAppend,
+} from "./store.ts";
 
 export interface AuditDeps {
   readonly config: AuditConfig;
@@ -71,6 +80,9 @@ export interface AuditApp {
 }
 
 const meter = metrics.getMeter("@upline/audit");
+
+/** Batches sent to the store at once: one committing, the next waiting for the head lock. */
+const PIPELINE_DEPTH = 2;
 
 export function buildAudit(deps: AuditDeps): AuditApp {
   const { config, nc, subjects } = deps;
@@ -122,6 +134,9 @@ export function buildAudit(deps: AuditDeps): AuditApp {
     readonly canonical: string;
   }
   const queue = new Map<number, Received>();
+  // The writer is woken when this many events wait: 1 when it is idle, a full
+  // batch while a batch is in flight (a smaller one would only wait for the lock).
+  let wantQueued = 1;
   let wake: (() => void) | undefined;
   const signal = () => {
     wake?.();
@@ -196,7 +211,7 @@ export function buildAudit(deps: AuditDeps): AuditApp {
       // the transaction of the batch before.
       const event = prepare(m);
       queue.set(m.info.streamSequence, { msg: m, event, canonical: canonicalEvent(event) });
-      signal();
+      if (queue.size >= wantQueued) signal();
     }
   }
 
@@ -244,27 +259,38 @@ export function buildAudit(deps: AuditDeps): AuditApp {
       .catch((err: unknown) => log.error({ err }, "could not publish the redaction alarm"));
   }
 
-  async function writeBatch(batch: Received[]): Promise<void> {
+  /** Acks a committed batch (only now) and accounts for it. */
+  async function committed(batch: readonly Received[], result: AppendResult): Promise<void> {
+    for (const r of batch) r.msg.ack();
+    stored += result.stored.length;
+    duplicates += result.skipped;
+    if (result.stored.length > 0) {
+      storedCounter.add(result.stored.length);
+      if (result.head.seq >= head.seq) head = result.head;
+      deps.onStored?.(result.stored);
+    }
+    if (result.skipped > 0) duplicateCounter.add(result.skipped);
+    if (head.seq - lastCheckpoint.seq >= config.AUDIT_CHECKPOINT_EVERY) {
+      scheduleCheckpoint();
+      await checkpointing;
+    }
+  }
+
+  /**
+   * The careful path for a batch whose one-statement append did not commit
+   * (head moved, an id already stored, or the store failed): retried with
+   * backoff until it commits or the service stops. `held` are the messages of
+   * batches still waiting behind it; JetStream is kept from redelivering them too.
+   */
+  async function writeBatch(batch: Received[], held: readonly Received[] = []): Promise<void> {
     const events = batch.map((r) => r.event);
     const canonicals = batch.map((r) => r.canonical);
     for (let attempt = 0; ; attempt++) {
       try {
-        const result = await appendEvents(db as Db, events, canonicals);
+        const result = await appendEvents(db as Db, events, canonicals, head);
         if (!dbUp) log.info({ attempt }, "audit store reachable again: catching up");
         dbUp = true;
-        for (const r of batch) r.msg.ack();
-        stored += result.stored.length;
-        duplicates += result.skipped;
-        if (result.stored.length > 0) {
-          storedCounter.add(result.stored.length);
-          head = result.head;
-          deps.onStored?.(result.stored);
-        }
-        if (result.skipped > 0) duplicateCounter.add(result.skipped);
-        if (head.seq - lastCheckpoint.seq >= config.AUDIT_CHECKPOINT_EVERY) {
-          scheduleCheckpoint();
-          await checkpointing;
-        }
+        await committed(batch, result);
         return;
       } catch (err) {
         if (isConnectionError(err)) {
@@ -277,23 +303,101 @@ export function buildAudit(deps: AuditDeps): AuditApp {
           for (const r of batch) r.msg.nak();
           return;
         }
-        // Keep JetStream from redelivering the batch we are still holding.
+        // Keep JetStream from redelivering the batches we are still holding.
         for (const r of batch) r.msg.working();
+        for (const r of held) r.msg.working();
         await backoff(attempt);
       }
     }
   }
 
+  /**
+   * A batch sent to the store: linked after `tail` (the head the batch before
+   * it will leave) and written with one statement that checks the locked head.
+   */
+  interface InFlight {
+    readonly batch: Received[];
+    readonly linked: LinkedBatch;
+    /** true when committed; otherwise what went wrong (never rejects). */
+    readonly outcome: Promise<true | { readonly failed: unknown }>;
+  }
+
+  // Where the chain will end once every batch in flight has committed.
+  let tail: ChainHead = head;
+
+  function send(batch: Received[]): InFlight {
+    const linked = prepareBatch(
+      tail,
+      batch.map((r) => r.event),
+      batch.map((r) => r.canonical),
+    );
+    tail = linked.result.head;
+    const outcome = tryAppend(db as Db, linked).then(
+      (o) => (o.committed ? true : { failed: "head moved" }),
+      (err: unknown) => ({ failed: err }),
+    );
+    return { batch, linked, outcome };
+  }
+
+  /**
+   * One writer, two batches in flight: while batch N commits (holding the head
+   * row), batch N+1 is already linked after N's new head and sent on a second
+   * connection, where it waits for the lock. If N does not commit as linked,
+   * N+1 finds the head is not the one it expects and writes nothing; both then
+   * take the careful path, which links after the real head.
+   */
   async function writeLoop(): Promise<void> {
-    while (!stopped()) {
-      if (queue.size === 0) {
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          if (queue.size > 0 || stopped()) signal();
-        });
+    const inflight: InFlight[] = [];
+    tail = head;
+    for (;;) {
+      const full = queue.size >= config.AUDIT_BATCH_MAX;
+      if (
+        !stopped() &&
+        inflight.length < PIPELINE_DEPTH &&
+        (full || (queue.size > 0 && inflight.length === 0))
+      ) {
+        // Idle and not a full batch: first let the messages that already
+        // arrived be read (one turn of the event loop, no timer), so a burst
+        // becomes one batch instead of many tiny ones.
+        if (!full) await setImmediate();
+        if (!stopped()) inflight.push(send(takeBatch()));
         continue;
       }
-      await writeBatch(takeBatch());
+      const first = inflight[0];
+      if (first) {
+        // Wait for the oldest batch, or for a full batch to send behind it.
+        if (!stopped() && inflight.length < PIPELINE_DEPTH) {
+          wantQueued = config.AUDIT_BATCH_MAX;
+          const more = new Promise<false>((resolve) => {
+            wake = () => resolve(false);
+            if (queue.size >= wantQueued || stopped()) signal();
+          });
+          const settled = await Promise.race([first.outcome.then(() => true as const), more]);
+          wake = undefined;
+          wantQueued = 1;
+          if (!settled) continue;
+        }
+        inflight.shift();
+        const outcome = await first.outcome;
+        if (outcome === true) {
+          if (!dbUp) log.info("audit store reachable again: catching up");
+          dbUp = true;
+          await committed(first.batch, first.linked.result);
+        } else {
+          await writeBatch(
+            first.batch,
+            inflight.flatMap((f) => f.batch),
+          );
+          tail = head; // anything still in flight was linked after a guess that failed
+        }
+        if (inflight.length === 0) tail = head;
+        continue;
+      }
+      if (stopped()) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        if (queue.size > 0 || stopped()) signal();
+      });
     }
   }
 

@@ -21,6 +21,15 @@ export interface Db extends Sql {
   readonly flavor: DbFlavor;
   /** Runs `fn` inside BEGIN … COMMIT; rolls back if it throws. */
   readonly transaction: <T>(fn: (tx: Sql) => Promise<T>) => Promise<T>;
+  /**
+   * One statement in its own transaction (autocommit), as the writer role: it
+   * has committed when this resolves. One round trip where `transaction` takes
+   * three or more.
+   */
+  readonly statement: <R = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+  ) => Promise<{ rows: R[] }>;
   /** Runs several statements without parameters (migrations). */
   readonly exec: (text: string) => Promise<void>;
   /**
@@ -74,6 +83,37 @@ function openPostgres(url: string, queryTimeoutMs: number): Db {
           cause: err,
         })
       : err;
+  /** A pooled connection, switched to the writer role, dropped if anything on it failed. */
+  async function withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      throw new UplineError("AUDIT_STORE_UNAVAILABLE", `connect: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    if (!guarded.has(client)) {
+      guarded.add(client);
+      client.on("error", () => undefined);
+    }
+    let broken: unknown;
+    try {
+      // The role is set once per connection (SET LOCAL ROLE in every
+      // transaction cost ~20 ms per batch in the benchmark).
+      if (role !== undefined && sessionRole.get(client) !== role) {
+        await client.query(`SET ROLE ${role}`);
+        sessionRole.set(client, role);
+      }
+      return await fn(client);
+    } catch (err) {
+      broken = err;
+      throw unavailable(err, "transaction");
+    } finally {
+      // A client that failed is dropped: its connection may be half-dead.
+      client.release(broken === undefined ? undefined : true);
+    }
+  }
   return {
     flavor: DbFlavor.Postgres,
     query: async <R>(text: string, params?: readonly unknown[]) => {
@@ -91,46 +131,29 @@ function openPostgres(url: string, queryTimeoutMs: number): Db {
         throw unavailable(err, "exec");
       }
     },
-    transaction: async (fn) => {
-      let client: pg.PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (err) {
-        throw new UplineError("AUDIT_STORE_UNAVAILABLE", `connect: ${(err as Error).message}`, {
-          cause: err,
-        });
-      }
-      if (!guarded.has(client)) {
-        guarded.add(client);
-        client.on("error", () => undefined);
-      }
-      let broken: unknown;
-      try {
-        // The role is set once per connection (SET LOCAL ROLE in every
-        // transaction cost ~20 ms per batch in the benchmark).
-        if (role !== undefined && sessionRole.get(client) !== role) {
-          await client.query(`SET ROLE ${role}`);
-          sessionRole.set(client, role);
-        }
+    statement: <R>(text: string, params?: readonly unknown[]) =>
+      withClient(async (client) => {
+        const r = await client.query(text, params as unknown[] | undefined);
+        return { rows: r.rows as R[] };
+      }),
+    transaction: (fn) =>
+      withClient(async (client) => {
         await client.query("BEGIN");
-        const tx: Sql = {
-          query: async <R>(text: string, params?: readonly unknown[]) => {
-            const r = await client.query(text, params as unknown[] | undefined);
-            return { rows: r.rows as R[] };
-          },
-        };
-        const result = await fn(tx);
-        await client.query("COMMIT");
-        return result;
-      } catch (err) {
-        broken = err;
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw unavailable(err, "transaction");
-      } finally {
-        // A client that failed is dropped: its connection may be half-dead.
-        client.release(broken === undefined ? undefined : true);
-      }
-    },
+        try {
+          const tx: Sql = {
+            query: async <R>(text: string, params?: readonly unknown[]) => {
+              const r = await client.query(text, params as unknown[] | undefined);
+              return { rows: r.rows as R[] };
+            },
+          };
+          const result = await fn(tx);
+          await client.query("COMMIT");
+          return result;
+        } catch (err) {
+          await client.query("ROLLBACK").catch(() => undefined);
+          throw err;
+        }
+      }),
     useRole: (r) => {
       role = checkRole(r);
     },
@@ -147,6 +170,10 @@ async function openPGlite(dataDir: string | undefined): Promise<Db> {
   return {
     flavor: DbFlavor.PGlite,
     query: async <R>(text: string, params?: readonly unknown[]) => {
+      const r = await lite.query<R>(text, params as unknown[] | undefined);
+      return { rows: r.rows };
+    },
+    statement: async <R>(text: string, params?: readonly unknown[]) => {
       const r = await lite.query<R>(text, params as unknown[] | undefined);
       return { rows: r.rows };
     },

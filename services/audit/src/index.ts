@@ -33,16 +33,19 @@ export type { MigrateResult, Migration } from "./migrations.ts";
 export { MIGRATIONS, migrate, WRITER_ROLE } from "./migrations.ts";
 export type { RedactionResult } from "./redact.ts";
 export { looksLikeBearerOrJws, REDACTED, redactForStorage } from "./redact.ts";
-export type { AppendResult, EventFilter, StoredCheckpoint } from "./store.ts";
+export type { AppendResult, EventFilter, LinkedBatch, StoredCheckpoint } from "./store.ts";
 export {
   appendEvents,
   countRows,
   insertCheckpoint,
   insertRows,
+  isUniqueViolation,
+  prepareBatch,
   queryEvents,
   readCheckpoints,
   readHead,
   readRows,
+  tryAppend,
 } from "./store.ts";
 export type { CheckpointBreak, VerifyOptions, VerifyReport } from "./verify.ts";
 export { CheckpointProblem, verifyStore } from "./verify.ts";

@@ -3,7 +3,13 @@
  * rows back in seq order, checkpoints. SQL only; the chain itself is computed
  * by chain.ts in JavaScript.
  */
-import { type ChainEvent, type ChainHead, type ChainRow, linkEvents } from "./chain.ts";
+import {
+  type ChainEvent,
+  type ChainHead,
+  type ChainRow,
+  canonicalEvent,
+  linkEvents,
+} from "./chain.ts";
 import type { Db, Sql } from "./db.ts";
 
 export interface AppendResult {
@@ -17,17 +23,52 @@ const ROW_COLUMNS =
   "seq, id::text AS id, ts, service, kind, outcome, trace_id, actor, data, prev_hash, hash";
 
 /**
- * Appends events in one transaction: locks the chain head, drops events whose
- * id is already stored (or repeated in the batch), links the rest after the
- * head, inserts them with one statement and moves the head. Safe to repeat
- * after an unknown outcome (a commit whose reply was lost): the repeat stores
- * nothing twice.
+ * Appends events: drops events whose id is already stored (or repeated in the
+ * batch), links the rest after the head, inserts them and moves the head, all
+ * in one transaction that holds the head row locked. Safe to repeat after an
+ * unknown outcome (a commit whose reply was lost): the repeat stores nothing
+ * twice.
+ *
+ * `expected` is where the caller believes the chain ends (the writer keeps it
+ * in memory). The batch is linked after it and written with one statement
+ * ({@link tryAppend}) that checks the locked head first; when the head moved
+ * (another replica wrote, or an earlier batch did not commit) the batch is
+ * linked again after the real head. Without `expected` the head is read first.
  */
 export async function appendEvents(
   db: Db,
   events: readonly ChainEvent[],
   canonicals?: readonly string[],
+  expected?: ChainHead,
 ): Promise<AppendResult> {
+  const { unique, uniqueCanon } = dedupe(events, canonicals);
+  let guess = expected ?? (await readHead(db));
+  // Optimistic first: a redelivered id is rare, and the unique index refuses
+  // it anyway (the statement rolls back). Only then look ids up, under the lock.
+  try {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const batch = linkBatch(guess, unique, uniqueCanon, events.length);
+      const outcome = await tryAppend(db, batch);
+      if (outcome.committed) return batch.result;
+      guess = outcome.head;
+    }
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
+  }
+  return appendLocked(db, unique, uniqueCanon, true, events.length);
+}
+
+const UNIQUE_VIOLATION = "23505";
+
+/** True when `err` is PostgreSQL's unique violation (an event id already stored). */
+export function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string } | undefined)?.code === UNIQUE_VIOLATION;
+}
+
+function dedupe(
+  events: readonly ChainEvent[],
+  canonicals: readonly string[] | undefined,
+): { unique: ChainEvent[]; uniqueCanon: string[] } {
   const ids = new Set<string>();
   const unique: ChainEvent[] = [];
   const uniqueCanon: string[] = [];
@@ -37,24 +78,120 @@ export async function appendEvents(
     if (ids.has(id)) continue;
     ids.add(id);
     unique.push(e);
-    if (canonicals) uniqueCanon.push(canonicals[i] as string);
+    uniqueCanon.push(canonicals ? (canonicals[i] as string) : canonicalEvent(e));
   }
-  // Optimistic first: a redelivered id is rare, and the unique index refuses
-  // it anyway (the whole transaction rolls back). Only then look ids up.
-  try {
-    return await appendOnce(db, unique, canonicals ? uniqueCanon : undefined, false, events.length);
-  } catch (err) {
-    if ((err as { code?: string }).code !== UNIQUE_VIOLATION) throw err;
-    return appendOnce(db, unique, canonicals ? uniqueCanon : undefined, true, events.length);
-  }
+  return { unique, uniqueCanon };
 }
 
-const UNIQUE_VIOLATION = "23505";
+/** A batch linked after an expected head, ready to be written by {@link tryAppend}. */
+export interface LinkedBatch {
+  /** The head the batch was linked after; the write only happens if the locked head still equals it. */
+  readonly after: ChainHead;
+  /** What the store returns once the batch is committed. */
+  readonly result: AppendResult;
+  /** The rows as the JSON array `jsonb_to_recordset` reads. */
+  readonly payload: string;
+}
 
-function appendOnce(
+/**
+ * De-duplicates by id and links the events after `expected` (pure apart from
+ * hashing): the CPU part of an append, done while the batch before commits.
+ */
+export function prepareBatch(
+  expected: ChainHead,
+  events: readonly ChainEvent[],
+  canonicals?: readonly string[],
+): LinkedBatch {
+  const { unique, uniqueCanon } = dedupe(events, canonicals);
+  return linkBatch(expected, unique, uniqueCanon, events.length);
+}
+
+function linkBatch(
+  after: ChainHead,
+  unique: readonly ChainEvent[],
+  canonicals: readonly string[],
+  received: number,
+): LinkedBatch {
+  const linked = linkEvents(after, unique, canonicals);
+  return {
+    after,
+    result: { stored: linked.rows, skipped: received - unique.length, head: linked.head },
+    payload: recordsetJson(linked.rows, canonicals),
+  };
+}
+
+/**
+ * The rows as a JSON array for `jsonb_to_recordset`, built from the canonical
+ * JSON already computed for hashing: it holds exactly the event's columns
+ * (absent trace_id/actor are left out and read back as NULL), so only seq,
+ * prev_hash and hash are added. Saves stringifying every event a second time.
+ */
+function recordsetJson(rows: readonly ChainRow[], canonicals: readonly string[]): string {
+  const parts = new Array<string>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i] as ChainRow;
+    const c = canonicals[i] as string;
+    parts[i] =
+      c.length > 2
+        ? `{"seq":${r.seq},"prev_hash":"${r.prev_hash}","hash":"${r.hash}",${c.slice(1)}`
+        : `{"seq":${r.seq},"prev_hash":"${r.prev_hash}","hash":"${r.hash}"}`;
+  }
+  return `[${parts.join(",")}]`;
+}
+
+const RECORDSET = `jsonb_to_recordset($1::jsonb) AS r(seq bigint, id uuid, ts timestamptz, service text,
+       kind text, outcome text, trace_id text, actor text, data jsonb, prev_hash text, hash text)`;
+
+/**
+ * One statement, so one round trip and its own transaction: lock the head row;
+ * only if it still equals `batch.after`, insert the rows and move the head.
+ * Returns `committed: false` with the locked head when the head had moved
+ * (nothing was written). Throws a unique violation (code 23505) when an id of
+ * the batch is already stored; that rolls the whole statement back.
+ */
+export async function tryAppend(
+  db: Db,
+  batch: LinkedBatch,
+): Promise<{ committed: true } | { committed: false; head: ChainHead }> {
+  const { after, result } = batch;
+  if (result.stored.length === 0) {
+    const head = await readHead(db);
+    return head.seq === after.seq && head.hash === after.hash
+      ? { committed: true }
+      : { committed: false, head };
+  }
+  const r = await db.statement<{ seq: number | string; hash: string; moved: boolean }>(
+    // The head row is locked first (FOR UPDATE re-reads it if a concurrent
+    // writer committed meanwhile); rows are inserted only if it is the head the
+    // batch was linked after. A pipelined batch linked after the batch still
+    // committing waits here for that commit and then goes through.
+    `WITH head AS (
+       SELECT seq, hash FROM audit_head WHERE one FOR UPDATE
+     ), ok AS (
+       SELECT 1 FROM head WHERE head.seq = $2 AND head.hash = $3
+     ), ins AS (
+       INSERT INTO audit_events (seq, id, ts, service, kind, outcome, trace_id, actor, data, prev_hash, hash)
+       SELECT r.seq, r.id, r.ts, r.service, r.kind, r.outcome, r.trace_id, r.actor, r.data, r.prev_hash, r.hash
+       FROM ok, ${RECORDSET}
+     ), moved AS (
+       UPDATE audit_head SET seq = $4, hash = $5 FROM ok WHERE audit_head.one
+       RETURNING 1
+     )
+     SELECT head.seq, head.hash, EXISTS (SELECT 1 FROM moved) AS moved FROM head`,
+    [batch.payload, after.seq, after.hash, result.head.seq, result.head.hash],
+  );
+  const h = r.rows[0];
+  if (!h) throw new Error("audit_head is empty: the schema was not migrated");
+  return h.moved
+    ? { committed: true }
+    : { committed: false, head: { seq: Number(h.seq), hash: h.hash } };
+}
+
+/** The careful path: explicit transaction, head locked first, stored ids looked up under the lock. */
+function appendLocked(
   db: Db,
   unique: readonly ChainEvent[],
-  canonicals: readonly string[] | undefined,
+  canonicals: readonly string[],
   checkExisting: boolean,
   received: number,
 ): Promise<AppendResult> {
@@ -77,11 +214,15 @@ function appendOnce(
       const known = new Set(existing.rows.map((r) => r.id));
       const keep = unique.map((e) => !known.has(e.id.toLowerCase()));
       fresh = unique.filter((_, i) => keep[i]);
-      freshCanon = canonicals?.filter((_, i) => keep[i]);
+      freshCanon = canonicals.filter((_, i) => keep[i]);
       if (fresh.length === 0) return { stored: [], skipped: received, head };
     }
     const linked = linkEvents(head, fresh, freshCanon);
-    await insertRows(tx, linked.rows);
+    await tx.query(
+      `INSERT INTO audit_events (seq, id, ts, service, kind, outcome, trace_id, actor, data, prev_hash, hash)
+       SELECT seq, id, ts, service, kind, outcome, trace_id, actor, data, prev_hash, hash FROM ${RECORDSET}`,
+      [recordsetJson(linked.rows, freshCanon)],
+    );
     await tx.query("UPDATE audit_head SET seq = $1, hash = $2 WHERE one", [
       linked.head.seq,
       linked.head.hash,
@@ -90,7 +231,7 @@ function appendOnce(
   });
 }
 
-/** One multi-row INSERT of already linked rows. */
+/** One multi-row INSERT of already linked rows (the benchmark's baseline uses it too). */
 export async function insertRows(
   tx: Sql,
   rows: readonly ChainRow[],
@@ -112,8 +253,7 @@ export async function insertRows(
   await tx.query(
     `INSERT INTO ${table} (seq, id, ts, service, kind, outcome, trace_id, actor, data, prev_hash, hash)
      SELECT seq, id, ts, service, kind, outcome, trace_id, actor, data, prev_hash, hash
-     FROM jsonb_to_recordset($1::jsonb) AS r(seq bigint, id uuid, ts timestamptz, service text,
-       kind text, outcome text, trace_id text, actor text, data jsonb, prev_hash text, hash text)`,
+     FROM ${RECORDSET}`,
     [JSON.stringify(payload)],
   );
 }
