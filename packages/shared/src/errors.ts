@@ -125,6 +125,94 @@ export const ErrorCodes = {
     retry: "fatal",
     summary: "a signer key or callers file is unreadable, malformed, or readable by group/others",
   },
+  // market-feed (and the Upbit WebSocket / quotation client it uses)
+  UPBIT_FRAME_INVALID: {
+    retry: "non_retryable",
+    summary: "an Upbit WebSocket frame is not valid JSON or does not match its data type",
+  },
+  UPBIT_WS_ERROR: {
+    retry: "non_retryable",
+    summary: "Upbit answered a WebSocket request with an error message (WRONG_FORMAT, NO_CODES, …)",
+  },
+  UPBIT_WS_UNAVAILABLE: {
+    retry: "retryable",
+    summary: "the Upbit WebSocket cannot be connected, was closed, or stalled",
+  },
+  UPBIT_QUOTATION_RATE_LIMITED: {
+    retry: "retryable",
+    summary: "Upbit answered a public quotation request with 429 or 418",
+  },
+  UPBIT_QUOTATION_FAILED: {
+    retry: "retryable",
+    summary: "a public quotation request failed (network fault, 5xx, or an unreadable body)",
+  },
+  UPBIT_QUOTATION_REJECTED: {
+    retry: "non_retryable",
+    summary: "Upbit refused a public quotation request (4xx other than 429/418)",
+  },
+  FEED_NO_MARKETS: {
+    retry: "fatal",
+    summary: "market-feed's configuration selects no market to publish",
+  },
+  // order-exec (and the Upbit REST client and rate governor it uses)
+  UPBIT_REST_REJECTED: {
+    retry: "non_retryable",
+    summary: "Upbit refused an exchange request with a 4xx (its error.name is kept)",
+  },
+  UPBIT_REST_UNAVAILABLE: {
+    retry: "retryable",
+    summary:
+      "an exchange request failed with 5xx, a timeout or a reset: for an order, the outcome is unknown",
+  },
+  UPBIT_AUTH_FAILED: {
+    retry: "fatal",
+    summary: "Upbit refused the key itself (expired, unknown, IP not allowed, missing scope)",
+  },
+  UPBIT_RATE_LIMITED: {
+    retry: "retryable",
+    summary: "Upbit answered 429, or the rate governor could not grant a slot in time",
+  },
+  UPBIT_BANNED: {
+    retry: "non_retryable",
+    summary: "Upbit answered 418: every exchange call is stopped until the ban ends",
+  },
+  ORDER_EXPIRED: { retry: "non_retryable", summary: "the order intent's expires_at has passed" },
+  ORDER_TRADING_HALTED: {
+    retry: "non_retryable",
+    summary: "the kill switch is halted (cancels and reads only) or reducing (no new buys)",
+  },
+  ORDER_MARKET_NOT_ALLOWED: {
+    retry: "non_retryable",
+    summary: "the market is not in order-exec's allow-list or not listed on the exchange",
+  },
+  ORDER_PRICE_OFF_TICK: {
+    retry: "non_retryable",
+    summary: "a limit price is not a multiple of the market's tick size",
+  },
+  ORDER_TOTAL_TOO_SMALL: {
+    retry: "non_retryable",
+    summary: "the order total is below the market's minimum order total",
+  },
+  ORDER_TOTAL_TOO_LARGE: {
+    retry: "non_retryable",
+    summary: "the order total is above the maximum order total or the market's notional limit",
+  },
+  ORDER_RATE_CAPPED: {
+    retry: "retryable",
+    summary: "order-exec's own order-rate cap refused the intent",
+  },
+  ORDER_AUDIT_UNAVAILABLE: {
+    retry: "retryable",
+    summary: "the audit record could not be acknowledged by JetStream, so nothing was sent",
+  },
+  ORDER_NOT_FOUND: {
+    retry: "non_retryable",
+    summary: "no order with that uuid or client_order_id is known here or on the exchange",
+  },
+  ORDER_ACCOUNT_UNKNOWN: {
+    retry: "non_retryable",
+    summary: "the intent names an account order-exec has no exchange key for",
+  },
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof ErrorCodes;

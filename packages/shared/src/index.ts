@@ -47,6 +47,8 @@ export { runMain, serviceEnvSchema, startRuntime } from "./runtime.ts";
 export {
   AuditEvent,
   AuditOutcome,
+  CancelReply,
+  CancelRequest,
   ControlState,
   Decimal,
   EpochMs,
@@ -62,6 +64,7 @@ export {
   OrderIntent,
   OrderRef,
   OrderReply,
+  OrderStatus,
   OrdType,
   Side,
   SignedDecimal,

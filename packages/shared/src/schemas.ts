@@ -136,6 +136,78 @@ export const OrderRef = z
   });
 export type OrderRef = z.infer<typeof OrderRef>;
 
+/**
+ * `orders.v1.cancel` request: one order (uuid or client_order_id), several by
+ * ids (≤ 20 per exchange call), every open order (optionally one market/side),
+ * or cancel-and-new (the new order keeps the old one's market and side).
+ */
+export const CancelRequest = z.union([
+  OrderRef,
+  z
+    .strictObject({
+      account: AccountId,
+      uuids: z.array(z.string().min(1)).min(1).max(20).optional(),
+      client_order_ids: z.array(ClientOrderId).min(1).max(20).optional(),
+    })
+    .refine((r) => (r.uuids === undefined) !== (r.client_order_ids === undefined), {
+      message: "give exactly one of uuids and client_order_ids",
+    }),
+  z.strictObject({
+    account: AccountId,
+    all: z.literal(true),
+    market: MarketCode.optional(),
+    side: z.enum(["bid", "ask"]).optional(),
+  }),
+  z
+    .strictObject({
+      account: AccountId,
+      uuid: z.string().optional(),
+      client_order_id: ClientOrderId.optional(),
+      replace_with: z.strictObject({
+        client_order_id: ClientOrderId,
+        ord_type: z.enum(["limit", "price", "market", "best"]),
+        price: Decimal.optional(),
+        /** A decimal, or "remain_only" to reuse the old order's remaining volume. */
+        volume: z.union([Decimal, z.literal("remain_only")]).optional(),
+        time_in_force: z.enum(["ioc", "fok", "post_only"]).optional(),
+      }),
+    })
+    .refine((r) => (r.uuid === undefined) !== (r.client_order_id === undefined), {
+      message: "give exactly one of uuid and client_order_id",
+    }),
+]);
+export type CancelRequest = z.infer<typeof CancelRequest>;
+
+/** `orders.v1.cancel` reply: what the exchange accepted to cancel (cancels complete asynchronously). */
+export const CancelReply = z.strictObject({
+  status: z.enum(["accepted", "rejected"]),
+  cancelled: z.array(z.strictObject({ uuid: z.string(), client_order_id: z.string().optional() })),
+  failed: z.array(
+    z.strictObject({ uuid: z.string().optional(), client_order_id: z.string().optional() }),
+  ),
+  /** cancel-and-new: the replacement order. */
+  new_uuid: z.string().optional(),
+  new_client_order_id: z.string().optional(),
+  error: OrderErrorBody.optional(),
+});
+export type CancelReply = z.infer<typeof CancelReply>;
+
+/** `orders.v1.get` reply: the exchange's view of one order (amounts as Upbit's decimal strings). */
+export const OrderStatus = z.strictObject({
+  uuid: z.string(),
+  client_order_id: z.string().optional(),
+  market: z.string(),
+  side: z.enum(["bid", "ask"]),
+  ord_type: z.string(),
+  state: z.string(),
+  price: z.string().optional(),
+  volume: z.string().optional(),
+  remaining_volume: z.string().optional(),
+  executed_volume: z.string(),
+  created_at: z.string(),
+});
+export type OrderStatus = z.infer<typeof OrderStatus>;
+
 export const OrderEventType = {
   Accepted: "accepted",
   Rejected: "rejected",
@@ -226,6 +298,9 @@ export type SignGrant = z.infer<typeof SignGrant>;
 /**
  * `signer.v1.session` reply from one replica: its ephemeral X25519 public key
  * (base64url, raw 32 bytes). Both sides derive the session keys with HKDF.
+ * The same reply (same `epk`) confirms the handshake's second step, a
+ * `typ: session_key` JWS carrying the caller's session MAC key sealed for
+ * each replica; from then on sign requests may be HS256 under that key.
  */
 export const SignerSessionReply = z.strictObject({
   replica: z.string().min(1).max(64),

@@ -1,2 +1,10 @@
+export type { FeedStats, MarketFeed, MarketFeedDeps, PublishedInfo } from "./app.ts";
+export { buildMarketFeed } from "./app.ts";
 export type { Config } from "./config.ts";
 export { CONFIG_PREFIX, configSchema } from "./config.ts";
+export type { SeenIds } from "./dedup.ts";
+export { createSeenIds } from "./dedup.ts";
+export type { MarketHealthInput } from "./health.ts";
+export { isReady, marketHealth } from "./health.ts";
+export type { Outbox, OutboxItem, OutboxOptions } from "./outbox.ts";
+export { createOutbox } from "./outbox.ts";

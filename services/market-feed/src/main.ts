@@ -1,6 +1,6 @@
 /**
- * Wiring only: read config, start the runtime, serve health, stop on SIGTERM.
- * The market-feed service's behaviour is built by its own issue.
+ * Wiring only: read config, start the runtime, build and start the feed, serve
+ * health (/readyz follows the feed: subscribed and fresh), stop on SIGTERM.
  */
 import {
   loadConfig,
@@ -9,19 +9,29 @@ import {
   startRuntime,
   stopOnSignals,
 } from "@upline/shared";
+import { buildMarketFeed } from "./app.ts";
 import { CONFIG_PREFIX, configSchema } from "./config.ts";
 
 runMain("market-feed", async () => {
   const config = loadConfig(configSchema, process.env, { strictPrefixes: [CONFIG_PREFIX] });
   const runtime = await startRuntime("market-feed", config);
+  const feed = buildMarketFeed({
+    config,
+    nc: runtime.nc,
+    subjects: runtime.subjects,
+    logger: runtime.logger,
+  });
   const health = await startHealthServer(config.HEALTH_PORT, {
     live: () => true,
-    ready: () => !runtime.nc.isClosed(),
+    ready: () => !runtime.nc.isClosed() && feed.ready(),
+    detail: () => ({ markets: feed.health(), stats: feed.stats() }),
   });
+  await feed.start();
   runtime.logger.info({ health: health.url }, "market-feed started");
   stopOnSignals(
     {
       stop: async () => {
+        await feed.stop();
         await health.close();
         await runtime.stop();
       },

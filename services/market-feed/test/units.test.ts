@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { createSeenIds, isReady, marketHealth } from "../src/index.ts";
+
+test("dedup - a repeated sequential_id is refused; the oldest ids are forgotten beyond capacity", () => {
+  const seen = createSeenIds(3);
+  assert.equal(seen.add("5"), true);
+  assert.equal(seen.add("3"), true);
+  assert.equal(seen.add("5"), false, "duplicate");
+  seen.add("9");
+  seen.add("1");
+  assert.equal(seen.has("5"), false, "oldest forgotten");
+  assert.equal(seen.has("3"), true);
+  seen.forget("3");
+  assert.equal(seen.add("3"), true, "a dropped trade may come back through backfill");
+});
+
+test("health - disconnected, stale and fresh follow the connection and the last event", () => {
+  const base = { market: "KRW-BTC", gaps: 1, reconnects: 2 };
+  const now = 1_000_000;
+  assert.equal(
+    marketHealth({ ...base, connected: false, lastEventAt: now }, now, 1000).state,
+    "disconnected",
+  );
+  assert.equal(marketHealth({ ...base, connected: true }, now, 1000).state, "stale");
+  const fresh = marketHealth(
+    { ...base, connected: true, lastEventAt: now - 10, lastExchangeTs: now - 30 },
+    now,
+    1000,
+  );
+  assert.deepEqual(fresh, {
+    market: "KRW-BTC",
+    state: "fresh",
+    last_exchange_ts: now - 30,
+    staleness_ms: 10,
+    gaps: 1,
+    reconnects: 2,
+    ts: new Date(now).toISOString(),
+  });
+  assert.equal(
+    marketHealth({ ...base, connected: true, lastEventAt: now - 1000 }, now, 1000).state,
+    "stale",
+  );
+  assert.equal(isReady([fresh]), true);
+  assert.equal(isReady([fresh, marketHealth({ ...base, connected: true }, now, 1000)]), false);
+  assert.equal(isReady([]), false);
+});
