@@ -11,8 +11,8 @@ import {
   createInbox,
   type Msg,
   type MsgHdrs,
+  MsgHdrsImpl,
   type NatsConnection,
-  headers as natsHeaders,
 } from "@nats-io/transport-node";
 import { busError } from "./bus.ts";
 import { UplineError } from "./errors.ts";
@@ -29,7 +29,16 @@ export interface JsPublishOptions {
   readonly msgId?: string;
   /** Headers to send (trace context, …); `Nats-Msg-Id` is added to them. */
   readonly headers?: MsgHdrs;
+  /**
+   * A W3C `traceparent` value, sent as a header beside `Nats-Msg-Id` without
+   * a `MsgHdrs` object (the hot path: no per-message header map to build and
+   * validate). Ignored when `headers` is given — put it there instead.
+   */
+  readonly traceparent?: string;
 }
+
+/** Called once per message: with the ack, or with why it was not acknowledged. */
+export type JsPublishCallback = (err: UplineError | undefined, ack: PubAck | undefined) => void;
 
 export interface JsPublisher {
   /** Resolves with the stream's ack; rejects with PUBLISH_NOT_ACKED (or BUS_* when the connection is gone). */
@@ -38,19 +47,58 @@ export interface JsPublisher {
     data: Uint8Array | string,
     options?: JsPublishOptions,
   ) => Promise<PubAck>;
+  /**
+   * The same publish without a promise per message: `done` is called once with
+   * the ack or the error (also for a send that fails at once). Waits for a
+   * slot like `publish` when `maxOutstanding` messages are awaiting their ack.
+   */
+  readonly send: (
+    subject: string,
+    data: Uint8Array | string,
+    options: JsPublishOptions | undefined,
+    done: JsPublishCallback,
+  ) => void;
   readonly outstanding: () => number;
   /** Waits for outstanding acks (up to the timeout), then stops listening. Safe to call twice. */
   readonly close: () => Promise<void>;
 }
 
 interface Pending {
-  readonly resolve: (ack: PubAck) => void;
-  readonly reject: (err: UplineError) => void;
+  readonly done: JsPublishCallback;
   readonly subject: string;
   readonly deadline: number;
 }
 
 const decoder = new TextDecoder();
+const CR_OR_LF = /[\r\n]/;
+
+/**
+ * `Nats-Msg-Id` (+ `traceparent`) as one pre-formatted header block: nats.js
+ * only calls `encode()` when publishing, so the block is written once instead
+ * of going through `set()` (key canonicalisation, look-ups, validation) per
+ * message. The map is filled too, so the object reads like any other MsgHdrs.
+ */
+class HeaderBlock extends MsgHdrsImpl {
+  readonly #block: string;
+  constructor(msgId: string | undefined, traceparent: string | undefined) {
+    super();
+    let block = "NATS/1.0";
+    if (traceparent !== undefined) {
+      if (CR_OR_LF.test(traceparent)) throw new TypeError("traceparent cannot contain CR or LF");
+      this.headers.set("traceparent", [traceparent]);
+      block += `\r\ntraceparent: ${traceparent}`;
+    }
+    if (msgId !== undefined) {
+      if (CR_OR_LF.test(msgId)) throw new TypeError("Nats-Msg-Id cannot contain CR or LF");
+      this.headers.set("Nats-Msg-Id", [msgId]);
+      block += `\r\nNats-Msg-Id: ${msgId}`;
+    }
+    this.#block = `${block}\r\n\r\n`;
+  }
+  override toString(): string {
+    return this.#block;
+  }
+}
 
 export function createJsPublisher(
   nc: NatsConnection,
@@ -61,6 +109,7 @@ export function createJsPublisher(
   const prefix = createInbox();
   const pending = new Map<number, Pending>();
   const waiters: (() => void)[] = [];
+  const fail = (p: Pending, err: UplineError) => p.done(err, undefined);
   let next = 0;
   let closing: Promise<void> | undefined;
 
@@ -78,7 +127,7 @@ export function createJsPublisher(
     if (p === undefined) return; // timed out already
     const status = msg.headers?.code ?? 0;
     if (status === 503) {
-      p.reject(new UplineError("PUBLISH_NOT_ACKED", `no stream stores ${p.subject}`));
+      fail(p, new UplineError("PUBLISH_NOT_ACKED", `no stream stores ${p.subject}`));
       return;
     }
     let body: {
@@ -91,19 +140,20 @@ export function createJsPublisher(
     try {
       body = JSON.parse(decoder.decode(msg.data));
     } catch {
-      p.reject(new UplineError("PUBLISH_NOT_ACKED", `unreadable ack for ${p.subject}`));
+      fail(p, new UplineError("PUBLISH_NOT_ACKED", `unreadable ack for ${p.subject}`));
       return;
     }
     if (body.error || typeof body.stream !== "string" || typeof body.seq !== "number") {
       const why = body.error?.description ?? "no stream or sequence in the ack";
-      p.reject(
+      fail(
+        p,
         new UplineError("PUBLISH_NOT_ACKED", `publish to ${p.subject} refused: ${why}`, {
           details: { err_code: body.error?.err_code },
         }),
       );
       return;
     }
-    p.resolve({
+    p.done(undefined, {
       stream: body.stream,
       seq: body.seq,
       duplicate: body.duplicate === true,
@@ -121,7 +171,8 @@ export function createJsPublisher(
       for (const [id, p] of pending) {
         if (p.deadline > now) break;
         settle(id);
-        p.reject(
+        fail(
+          p,
           new UplineError("PUBLISH_NOT_ACKED", `no ack for ${p.subject} within ${timeoutMs} ms`),
         );
       }
@@ -130,34 +181,69 @@ export function createJsPublisher(
   );
   sweeper.unref();
 
-  const publish = async (
+  /** Sends now; the caller checked that a slot is free. */
+  const sendNow = (
     subject: string,
     data: Uint8Array | string,
-    opts: JsPublishOptions = {},
-  ): Promise<PubAck> => {
-    if (closing) throw new UplineError("BUS_UNAVAILABLE", "the publisher is closed");
-    while (pending.size >= maxOutstanding)
-      await new Promise<void>((resolve) => waiters.push(resolve));
+    opts: JsPublishOptions | undefined,
+    done: JsPublishCallback,
+  ): void => {
+    if (closing) {
+      done(new UplineError("BUS_UNAVAILABLE", "the publisher is closed"), undefined);
+      return;
+    }
     const id = next++;
-    const hdrs = opts.headers ?? (opts.msgId === undefined ? undefined : natsHeaders());
-    if (opts.msgId !== undefined) hdrs?.set("Nats-Msg-Id", opts.msgId);
-    const acked = new Promise<PubAck>((resolve, reject) => {
-      pending.set(id, { resolve, reject, subject, deadline: Date.now() + timeoutMs });
-    });
+    let hdrs: MsgHdrs | undefined;
     try {
-      nc.publish(subject, data, {
-        reply: `${prefix}.${id}`,
-        ...(hdrs === undefined ? {} : { headers: hdrs }),
-      });
+      hdrs = opts?.headers;
+      if (hdrs !== undefined) {
+        if (opts?.msgId !== undefined) hdrs.set("Nats-Msg-Id", opts.msgId);
+      } else if (opts?.msgId !== undefined || opts?.traceparent !== undefined)
+        hdrs = new HeaderBlock(opts.msgId, opts.traceparent);
+      pending.set(id, { done, subject, deadline: Date.now() + timeoutMs });
+      nc.publish(
+        subject,
+        data,
+        hdrs === undefined
+          ? { reply: `${prefix}.${id}` }
+          : { reply: `${prefix}.${id}`, headers: hdrs },
+      );
     } catch (err) {
       settle(id);
-      throw busError(err, `publish ${subject}`);
+      done(busError(err, `publish ${subject}`), undefined);
     }
-    return acked;
   };
+
+  const send = (
+    subject: string,
+    data: Uint8Array | string,
+    opts: JsPublishOptions | undefined,
+    done: JsPublishCallback,
+  ): void => {
+    if (pending.size < maxOutstanding && waiters.length === 0) {
+      sendNow(subject, data, opts, done);
+      return;
+    }
+    // Wait for a slot; each settled message wakes one waiter (in order).
+    const retry = () => {
+      if (pending.size < maxOutstanding || closing) sendNow(subject, data, opts, done);
+      else waiters.unshift(retry);
+    };
+    waiters.push(retry);
+  };
+
+  const publish = (
+    subject: string,
+    data: Uint8Array | string,
+    opts?: JsPublishOptions,
+  ): Promise<PubAck> =>
+    new Promise<PubAck>((resolve, reject) =>
+      send(subject, data, opts, (err, ack) => (err ? reject(err) : resolve(ack as PubAck))),
+    );
 
   return {
     publish,
+    send,
     outstanding: () => pending.size,
     close: () => {
       closing ??= (async () => {
@@ -168,7 +254,8 @@ export function createJsPublisher(
         clearInterval(sweeper);
         for (const [id, p] of pending) {
           settle(id);
-          p.reject(
+          fail(
+            p,
             new UplineError(
               "PUBLISH_NOT_ACKED",
               `publisher closed before ${p.subject} was acknowledged`,

@@ -74,3 +74,39 @@ test("js publisher - a full discard-new stream refuses new messages instead of d
   assert.equal((await jsm.streams.info(name)).state.messages, 3);
   await publisher.close();
 });
+
+test("js publisher - send() calls back once per message; msgId + traceparent go out as headers", async () => {
+  const publisher = createJsPublisher(nc, { maxOutstanding: 8 });
+  const subject = subjects.md.event("trade", "KRW-XRP");
+  const traceparent = "00-0123456789abcdef0123456789abcdef-0123456789abcdef-00";
+  const results = await Promise.all(
+    Array.from(
+      { length: 50 },
+      (_, i) =>
+        new Promise<{ err: unknown; seq: number | undefined; duplicate: boolean | undefined }>(
+          (resolve) =>
+            publisher.send(
+              subject,
+              `{"n":${i}}`,
+              { msgId: `tp-${i % 40}`, traceparent },
+              (err, ack) => resolve({ err, seq: ack?.seq, duplicate: ack?.duplicate }),
+            ),
+        ),
+    ),
+  );
+  assert.ok(results.every((r) => r.err === undefined && typeof r.seq === "number"));
+  assert.equal(results.filter((r) => r.duplicate).length, 10, "ids 0..9 were sent twice");
+  const jsm = await jetstreamManager(nc);
+  const first = results[0]?.seq as number;
+  const stored = await jsm.streams.getMessage(subjects.streams.md, { seq: first });
+  assert.equal(stored?.header.get("Nats-Msg-Id"), "tp-0");
+  assert.equal(stored?.header.get("traceparent"), traceparent);
+  // A header value with CR/LF would break the protocol: refused at once, never sent.
+  let refused: unknown;
+  publisher.send(subject, "{}", { msgId: "bad\r\nX: y" }, (err) => {
+    refused = err;
+  });
+  assert.ok(isUplineError(refused), "called back synchronously with an UplineError");
+  assert.equal(publisher.outstanding(), 0);
+  await publisher.close();
+});

@@ -90,8 +90,10 @@ const nc = await connectBus({ NATS_URL: nats.url }, { name: "feed-bench", logger
 const rows: BenchRow[] = [];
 const suite = "market-feed";
 
+const phases = (process.env.BENCH_PHASES ?? "baseline,trades,all,latency,ccxt").split(",");
+
 // ------------------------------------------------------------------ baseline
-{
+if (phases.includes("baseline")) {
   const subjects = createSubjects(uniqueNamespace("mfb"));
   await ensureStreams(nc, subjects, defaultStreamLimits);
   const subject = subjects.md.event("trade", "KRW-BTC");
@@ -228,7 +230,6 @@ async function sustained(channels: string, label: string): Promise<void> {
   await driver.stop();
 }
 
-const phases = (process.env.BENCH_PHASES ?? "trades,all,latency,ccxt").split(",");
 if (phases.includes("trades")) await sustained("trade", "trades");
 if (phases.includes("all")) await sustained("trade,ticker,orderbook", "trades+tickers+books");
 

@@ -29,8 +29,11 @@ export interface OutboxOptions {
   readonly publisher: JsPublisher;
   readonly maxInFlight: number;
   readonly maxBuffered: number;
-  /** Called right before each publish attempt; returns the headers (and may start a span). */
-  readonly beforePublish: (item: OutboxItem) => MsgHdrs;
+  /**
+   * Called right before each publish attempt; returns the headers (and may
+   * start a span), or just the `traceparent` value (the cheap, common case).
+   */
+  readonly beforePublish: (item: OutboxItem) => MsgHdrs | string;
   readonly onAcked: (item: OutboxItem, duplicate: boolean) => void;
   readonly onFailed: (item: OutboxItem, err: unknown) => void;
   /** Publishing works again after failures. */
@@ -101,14 +104,50 @@ export function createOutbox(o: OutboxOptions): Outbox {
     if (queue.size === 0 && inFlight === 0) for (const w of idleWaiters.splice(0)) w();
   };
 
+  const acked = (item: OutboxItem, duplicate: boolean) => {
+    inFlight--;
+    consecutiveFailures = 0;
+    if (failing) {
+      failing = false;
+      o.onRecovered();
+    }
+    o.onAcked(item, duplicate);
+    pump();
+    settleIdle();
+  };
+
+  const failed = (item: OutboxItem, err: unknown) => {
+    inFlight--;
+    o.onFailed(item, err);
+    if (closed) {
+      settleIdle();
+      return;
+    }
+    failing = true;
+    consecutiveFailures++;
+    // Back to the front: same message, same Nats-Msg-Id, tried again after a pause.
+    queue.unshift(item);
+    const pause = Math.min(2_000, 50 * 2 ** Math.min(consecutiveFailures, 6));
+    pausedUntil = Math.max(pausedUntil, o.now() + pause);
+    if (resumeTimer === undefined) {
+      resumeTimer = o.setTimeout(() => {
+        resumeTimer = undefined;
+        pausedUntil = 0;
+        pump();
+      }, pause);
+    }
+  };
+
   const pump = () => {
     if (closed) return;
     if (pausedUntil > o.now()) return;
-    while (inFlight < o.maxInFlight && queue.size > 0) {
+    // `failing` is re-checked: a send that fails at once (connection closed)
+    // calls back synchronously and puts its item back at the front.
+    while (inFlight < o.maxInFlight && queue.size > 0 && !(failing && pausedUntil > o.now())) {
       const item = queue.shift() as OutboxItem;
       inFlight++;
       item.attempts++;
-      let headers: MsgHdrs;
+      let headers: MsgHdrs | string;
       try {
         headers = o.beforePublish(item);
       } catch (err) {
@@ -116,39 +155,15 @@ export function createOutbox(o: OutboxOptions): Outbox {
         o.onFailed(item, err);
         continue;
       }
-      o.publisher.publish(item.subject, item.data, { msgId: item.msgId, headers }).then(
-        (ack) => {
-          inFlight--;
-          consecutiveFailures = 0;
-          if (failing) {
-            failing = false;
-            o.onRecovered();
-          }
-          o.onAcked(item, ack.duplicate);
-          pump();
-          settleIdle();
-        },
-        (err: unknown) => {
-          inFlight--;
-          o.onFailed(item, err);
-          if (closed) {
-            settleIdle();
-            return;
-          }
-          failing = true;
-          consecutiveFailures++;
-          // Back to the front: same message, same Nats-Msg-Id, tried again after a pause.
-          queue.unshift(item);
-          const pause = Math.min(2_000, 50 * 2 ** Math.min(consecutiveFailures, 6));
-          pausedUntil = Math.max(pausedUntil, o.now() + pause);
-          if (resumeTimer === undefined) {
-            resumeTimer = o.setTimeout(() => {
-              resumeTimer = undefined;
-              pausedUntil = 0;
-              pump();
-            }, pause);
-          }
-        },
+      // A callback, not a promise: no promise, reaction job or async frame per message.
+      o.publisher.send(
+        item.subject,
+        item.data,
+        typeof headers === "string"
+          ? { msgId: item.msgId, traceparent: headers }
+          : { msgId: item.msgId, headers },
+        (err, ack) =>
+          err === undefined ? acked(item, ack?.duplicate === true) : failed(item, err),
       );
     }
   };

@@ -77,6 +77,8 @@ test("market-feed - every simulated trade is on stream MD exactly once through d
   sim.admin.tick(20);
   sim.admin.setFaults({ wsDuplicate: true });
   sim.admin.tick(20);
+  // Let the feed read the duplicated frames before the disconnect below can cut them off.
+  await eventually(() => feed.stats().collapsed > 0, { message: "duplicated frames collapsed" });
   sim.admin.setFaults({ wsDuplicate: false, wsReorder: true });
   sim.admin.tick(21);
   // A reordered stream holds one frame back; a disconnect (and backfill) covers it.

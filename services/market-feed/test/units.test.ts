@@ -45,3 +45,33 @@ test("health - disconnected, stale and fresh follow the connection and the last 
   assert.equal(isReady([fresh, marketHealth({ ...base, connected: true }, now, 1000)]), false);
   assert.equal(isReady([]), false);
 });
+
+test("dedup - same answers as an insertion-ordered set under random adds, forgets and evictions", () => {
+  // Reference: the obvious Set (first entry = oldest); the real one must agree op by op.
+  let seed = 7;
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
+  for (const capacity of [1, 3, 100, 2_000]) {
+    const seen = createSeenIds(capacity);
+    const ref = new Set<string>();
+    for (let i = 0; i < 50_000; i++) {
+      const id = String(Math.floor(rnd() * capacity * 3));
+      const r = rnd();
+      if (r < 0.2) {
+        seen.forget(id);
+        ref.delete(id);
+      } else if (r < 0.3) assert.equal(seen.has(id), ref.has(id));
+      else {
+        const fresh = !ref.has(id);
+        if (fresh) {
+          ref.add(id);
+          if (ref.size > capacity) ref.delete(ref.values().next().value as string);
+        }
+        assert.equal(seen.add(id), fresh, `capacity ${capacity}, op ${i}, id ${id}`);
+      }
+      assert.equal(seen.size(), ref.size);
+    }
+  }
+});
