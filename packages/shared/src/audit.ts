@@ -5,8 +5,9 @@
  */
 import { randomBytes } from "node:crypto";
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
-import { trace } from "@opentelemetry/api";
+import { type SpanContext, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { encodeMessage, publishEvent } from "./bus.ts";
+import type { UplineError } from "./errors.ts";
 import type { JsPublisher } from "./js-publisher.ts";
 import { scrubSecrets } from "./log.ts";
 import { AuditEvent, type AuditOutcome } from "./schemas.ts";
@@ -89,6 +90,7 @@ function buildEvent(
 }
 
 const NO_TRACE = "0".repeat(32);
+const tracer = trace.getTracer("@upline/shared");
 
 export function createAuditPublisher(
   js: JetStreamClient,
@@ -125,13 +127,45 @@ export function createFastAuditPublisher(
   service: ServiceName,
   clock: () => number = Date.now,
 ): AuditPublisher {
+  const send = async (record: AuditRecord, traceparent: string | undefined) => {
+    const event = buildEvent(service, clock(), record);
+    const subject = subjects.audit.event(service, record.kind);
+    const body = encodeMessage(AuditEvent, event, subject);
+    const ack = await publisher.publish(subject, body, {
+      msgId: event.id,
+      ...(traceparent === undefined ? {} : { traceparent }),
+    });
+    return { event, ack };
+  };
   return {
-    record: async (record) => {
-      const event = buildEvent(service, clock(), record);
-      const subject = subjects.audit.event(service, record.kind);
-      const body = encodeMessage(AuditEvent, event, subject);
-      const ack = await publisher.publish(subject, body, { msgId: event.id });
-      return { event, ack };
+    record: (record) => {
+      const active = trace.getActiveSpan();
+      // Outside a sampled trace: no span, but the context still travels.
+      if (active === undefined || !active.isRecording()) {
+        return send(record, active === undefined ? undefined : traceparentOf(active.spanContext()));
+      }
+      return tracer.startActiveSpan(
+        `audit publish ${record.kind}`,
+        {
+          kind: SpanKind.PRODUCER,
+          attributes: { "messaging.system": "nats", "audit.kind": record.kind },
+        },
+        async (span) => {
+          try {
+            return await send(record, traceparentOf(span.spanContext()));
+          } catch (err) {
+            span.setStatus({ code: SpanStatusCode.ERROR, message: (err as UplineError).code });
+            throw err;
+          } finally {
+            span.end();
+          }
+        },
+      );
     },
   };
+}
+
+function traceparentOf(ctx: SpanContext): string | undefined {
+  if (ctx.traceId === NO_TRACE) return undefined;
+  return `00-${ctx.traceId}-${ctx.spanId}-${(ctx.traceFlags & 1) === 1 ? "01" : "00"}`;
 }

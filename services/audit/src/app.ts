@@ -17,7 +17,7 @@ import {
   jetstreamManager,
 } from "@nats-io/jetstream";
 import { type NatsConnection, nanos } from "@nats-io/transport-node";
-import { metrics } from "@opentelemetry/api";
+import { context, metrics, propagation, SpanKind, trace } from "@opentelemetry/api";
 import {
   type AuditPublisher,
   createAuditPublisher,
@@ -132,6 +132,8 @@ export function buildAudit(deps: AuditDeps): AuditApp {
     readonly msg: JsMsg;
     readonly event: ChainEvent;
     readonly canonical: string;
+    /** When a sampled trace context came with the event: for its store span. */
+    readonly receivedAt: number | undefined;
   }
   const queue = new Map<number, Received>();
   // The writer is woken when this many events wait: 1 when it is idle, a full
@@ -210,7 +212,13 @@ export function buildAudit(deps: AuditDeps): AuditApp {
       // Validate, redact and canonicalize on receipt: this CPU work overlaps
       // the transaction of the batch before.
       const event = prepare(m);
-      queue.set(m.info.streamSequence, { msg: m, event, canonical: canonicalEvent(event) });
+      const receivedAt = isSampled(m) ? Date.now() : undefined;
+      queue.set(m.info.streamSequence, {
+        msg: m,
+        event,
+        canonical: canonicalEvent(event),
+        receivedAt,
+      });
       if (queue.size >= wantQueued) signal();
     }
   }
@@ -262,6 +270,7 @@ export function buildAudit(deps: AuditDeps): AuditApp {
   /** Acks a committed batch (only now) and accounts for it. */
   async function committed(batch: readonly Received[], result: AppendResult): Promise<void> {
     for (const r of batch) r.msg.ack();
+    traceStored(batch, result);
     stored += result.stored.length;
     duplicates += result.skipped;
     if (result.stored.length > 0) {
@@ -509,4 +518,50 @@ export function buildAudit(deps: AuditDeps): AuditApp {
       database: config.DATABASE_URL ? "postgres" : "pglite",
     }),
   };
+}
+
+const tracer = trace.getTracer("@upline/audit");
+
+/** A `traceparent` whose flags mark the trace as sampled: only those get a store span. */
+function isSampled(m: JsMsg): boolean {
+  const tp = m.headers?.get("traceparent");
+  return tp !== undefined && tp.endsWith("-01");
+}
+
+const headerGetter = {
+  keys: (h: NonNullable<JsMsg["headers"]>) => h.keys(),
+  get: (h: NonNullable<JsMsg["headers"]>, key: string) => (h.has(key) ? h.get(key) : undefined),
+};
+
+/**
+ * One span per stored event that arrived with a sampled trace context, from
+ * receipt to commit, as a child of the publisher's span: the last hop of an
+ * order's trace. Unsampled events (the bulk) cost nothing here.
+ */
+function traceStored(
+  batch: readonly { msg: JsMsg; event: ChainEvent; receivedAt: number | undefined }[],
+  result: AppendResult,
+): void {
+  const seqById = new Map(result.stored.map((row) => [row.id, row.seq]));
+  for (const r of batch) {
+    if (r.receivedAt === undefined || r.msg.headers === undefined) continue;
+    const parent = propagation.extract(context.active(), r.msg.headers, headerGetter);
+    const seq = seqById.get(r.event.id);
+    const span = tracer.startSpan(
+      `audit store ${r.event.kind}`,
+      {
+        kind: SpanKind.CONSUMER,
+        startTime: r.receivedAt,
+        attributes: {
+          "messaging.system": "nats",
+          "audit.event_id": r.event.id,
+          "audit.service": r.event.service,
+          "audit.stored": seq !== undefined,
+          ...(seq === undefined ? {} : { "audit.seq": Number(seq) }),
+        },
+      },
+      parent,
+    );
+    span.end();
+  }
 }
