@@ -4,6 +4,15 @@
  */
 import { isUplineError } from "@upline/shared";
 import { auditCommands } from "./commands/audit.ts";
+import { feedCommands } from "./commands/feed.ts";
+import { keysCommands } from "./commands/keys.ts";
+import { orderCommands } from "./commands/order.ts";
+import { simCommands } from "./commands/sim.ts";
+import { statusCommands } from "./commands/status.ts";
+import { tradingCommands } from "./commands/trading.ts";
+import { ExitCode, fail } from "./output.ts";
+
+export { ExitCode } from "./output.ts";
 
 /** What a command may touch: output streams, the environment, a stop signal. */
 export interface CliIo {
@@ -12,6 +21,8 @@ export interface CliIo {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Aborted on SIGINT/SIGTERM: long-running commands (tail) end cleanly. */
   readonly signal: AbortSignal;
+  /** stdout is a terminal: live views redraw in place instead of printing lines. */
+  readonly isTty?: boolean;
 }
 
 export interface Command {
@@ -23,16 +34,32 @@ export interface Command {
   readonly run: (args: readonly string[], io: CliIo) => Promise<number>;
 }
 
-export const ExitCode = { Ok: 0, Failed: 1, Usage: 2 } as const;
-export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+export const COMMANDS: readonly Command[] = [
+  ...orderCommands,
+  ...tradingCommands,
+  ...feedCommands,
+  ...keysCommands,
+  ...statusCommands,
+  ...simCommands,
+  ...auditCommands,
+];
 
-export const COMMANDS: readonly Command[] = [...auditCommands];
+/** A command line that cannot be run as given (exit 2, with the command's usage). */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+  readonly code = "USAGE" as const;
+}
 
 function help(commands: readonly Command[]): string {
   const width = Math.max(...commands.map((c) => c.path.join(" ").length));
-  return `usage: upline <command> [options]\n\ncommands:\n${commands
-    .map((c) => `  ${c.path.join(" ").padEnd(width)}  ${c.summary}`)
-    .join("\n")}\n\nupline <command> --help shows a command's options.\n`;
+  return (
+    `usage: upline <command> [options]\n\ncommands:\n${commands
+      .map((c) => `  ${c.path.join(" ").padEnd(width)}  ${c.summary}`)
+      .join(
+        "\n",
+      )}\n\nupline <command> --help shows a command's options; --json prints JSON for scripts.\n` +
+    "exit codes: 0 ok, 1 failed or refused, 2 usage or configuration, 3 NATS or a service unreachable / timed out\n"
+  );
 }
 
 /** Runs one command line; never throws (errors become a message and exit code). */
@@ -59,13 +86,18 @@ export async function runCli(
   try {
     return await command.run(args, io);
   } catch (err) {
-    if (isUplineError(err)) io.err(`upline: ${err.code}: ${err.message}\n`);
-    else if ((err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+    if (isUplineError(err)) return fail(io, err.code, err.message);
+    if ((err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
       io.err(
         `upline: ${(err as Error).message}\nusage: upline ${command.path.join(" ")} ${command.usage}\n`,
       );
       return ExitCode.Usage;
-    } else io.err(`upline: ${(err as Error)?.message ?? String(err)}\n`);
+    }
+    if (err instanceof UsageError) {
+      io.err(`upline: ${err.message}\nusage: upline ${command.path.join(" ")} ${command.usage}\n`);
+      return ExitCode.Usage;
+    }
+    io.err(`upline: ${(err as Error)?.message ?? String(err)}\n`);
     return ExitCode.Failed;
   }
 }

@@ -10,6 +10,7 @@ import {
   type Authenticator,
   ClosedConnectionError,
   connect,
+  createInbox,
   credsAuthenticator,
   DrainingConnectionError,
   type Msg,
@@ -44,6 +45,8 @@ export interface BusConfig {
   readonly NATS_TOKEN?: string | undefined;
   readonly NATS_NKEY_SEED?: string | undefined;
   readonly NATS_CREDS_FILE?: string | undefined;
+  /** Reply subjects start with this instead of `_INBOX` (per-user inboxes, deploy/nats). */
+  readonly NATS_INBOX_PREFIX?: string | undefined;
 }
 
 export interface ConnectBusOptions {
@@ -52,6 +55,11 @@ export interface ConnectBusOptions {
   readonly logger: Logger;
   /** Give up on the first connection after this long (default: keep trying). */
   readonly firstConnectTimeoutMs?: number;
+  /**
+   * false: fail at once if no server accepts the first connection (command-line
+   * tools); default true: keep trying until `firstConnectTimeoutMs`.
+   */
+  readonly waitOnFirstConnect?: boolean;
 }
 
 /**
@@ -84,9 +92,10 @@ export async function connectBus(
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
       reconnectJitter: 250,
-      waitOnFirstConnect: true,
+      waitOnFirstConnect: options.waitOnFirstConnect ?? true,
       timeout: options.firstConnectTimeoutMs ?? 20_000,
       noAsyncTraces: true,
+      ...(config.NATS_INBOX_PREFIX === undefined ? {} : { inboxPrefix: config.NATS_INBOX_PREFIX }),
     });
   } catch (err) {
     throw new UplineError(
@@ -121,6 +130,16 @@ export async function connectBus(
     }
   })();
   return nc;
+}
+
+/**
+ * A new reply subject under the connection's inbox prefix (NATS_INBOX_PREFIX):
+ * what to use instead of a bare `createInbox()`, which the server refuses when
+ * each user may only subscribe to its own inboxes.
+ */
+export function connectionInbox(nc: NatsConnection): string {
+  const options = (nc as { options?: { inboxPrefix?: string } }).options;
+  return createInbox(options?.inboxPrefix);
 }
 
 // ---------------------------------------------------------------- encoding

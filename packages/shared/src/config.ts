@@ -120,6 +120,11 @@ export const natsEnvSchema = {
   NATS_TOKEN: z.string().optional().describe("NATS authentication token"),
   NATS_NKEY_SEED: z.string().optional().describe("NATS nkey seed (SU...)"),
   NATS_CREDS_FILE: z.string().optional().describe("path to a NATS .creds file"),
+  NATS_INBOX_PREFIX: z
+    .string()
+    .regex(/^_INBOX(\.[A-Za-z0-9_-]+)*$/, "must be _INBOX or _INBOX.<token>[.<token>…]")
+    .optional()
+    .describe("prefix of reply subjects, e.g. _INBOX.signer (deploy/nats gives each user its own)"),
   UPLINE_NAMESPACE: z
     .string()
     .regex(

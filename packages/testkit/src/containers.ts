@@ -30,6 +30,19 @@ export interface StartOptions {
   readonly dedicated?: boolean;
 }
 
+export interface StartNatsOptions extends StartOptions {
+  /**
+   * A nats-server configuration file's text (implies a dedicated server): copied into
+   * the container and passed with `-c` alone, so it must listen on 4222 and turn
+   * JetStream on itself.
+   */
+  readonly config?: string;
+  /** Further files beside the configuration (for its `include`s), by file name. */
+  readonly configFiles?: Readonly<Record<string, string>>;
+  /** The server's environment (the configuration's `$VARIABLE`s, e.g. passwords). */
+  readonly environment?: Readonly<Record<string, string>>;
+}
+
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -136,16 +149,38 @@ function log(line: string): void {
   process.stderr.write(`testkit: ${line}\n`);
 }
 
+/**
+ * JetStream on, data in /data. Every stream reserves its `max_bytes` against the
+ * server's file-store limit, which defaults to a share of the free disk: a test
+ * run creates dozens of namespaces (each with MD's 4 GiB and AUDIT's 1 GiB), so
+ * without a large limit the tenth namespace is refused with "insufficient
+ * storage resources". Tests write megabytes, so the limit is not the disk's.
+ */
+const DEFAULT_NATS_CONFIG = `listen: 0.0.0.0:4222
+jetstream {
+  store_dir: /data
+  max_file_store: 1T
+  max_memory_store: 1G
+}
+`;
+
 /** Starts a NATS server with JetStream in a container (or returns the run's shared one). */
-export async function startNats(options: StartOptions = {}): Promise<ManagedServer> {
+export async function startNats(options: StartNatsOptions = {}): Promise<ManagedServer> {
   const cfg = testkitConfig();
-  if (!options.dedicated) {
+  if (!options.dedicated && options.config === undefined) {
     const url = cfg.UPLINE_TESTKIT_NATS_URL ?? cfg.NATS_URL;
     if (url) return given(url);
   }
   const port = await freePort();
+  const dir = "/etc/upline-nats";
+  const files = Object.entries({
+    ...options.configFiles,
+    "nats.conf": options.config ?? DEFAULT_NATS_CONFIG,
+  }).map(([name, content]) => ({ content, target: `${dir}/${name}` }));
   const container = await new GenericContainer(cfg.NATS_IMAGE)
-    .withCommand(["-js", "-sd", "/data", "-p", "4222"])
+    .withCommand(["-c", `${dir}/nats.conf`])
+    .withCopyContentToContainer(files)
+    .withEnvironment({ ...options.environment })
     .withExposedPorts({ container: 4222, host: port })
     .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
     .withStartupTimeout(60_000)

@@ -2,7 +2,12 @@ export type { BenchRow, LatencyResult } from "./bench.ts";
 export { BENCH_MARKER, cpuMeter, emitBench, measureLatency, percentile, rssMb } from "./bench.ts";
 export type { TestkitConfig } from "./config.ts";
 export { testkitConfig, testkitEnvSchema } from "./config.ts";
-export type { ManagedServer, PostgresServer, StartOptions } from "./containers.ts";
+export type {
+  ManagedServer,
+  PostgresServer,
+  StartNatsOptions,
+  StartOptions,
+} from "./containers.ts";
 export { startNats, startPostgres, uniqueNamespace } from "./containers.ts";
 export type { EventuallyOptions } from "./wait.ts";
 export { eventually, Latch } from "./wait.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import pg from "pg";
-import { startPostgres } from "../src/index.ts";
+import { startNats, startPostgres } from "../src/index.ts";
 
 test("testkit - the run's PostgreSQL gives each caller a database of its own", async () => {
   const server = await startPostgres();
@@ -38,5 +38,23 @@ test("testkit - a dedicated PostgreSQL restarts on the same URL with its data", 
     assert.deepEqual(await run("select n from t"), [{ n: 42 }]);
   } finally {
     await server.stop();
+  }
+});
+
+test("testkit - one NATS holds the streams of many test namespaces (max_bytes reservations fit)", async () => {
+  const { connectBus, createLogger, createSubjects, ensureStreams } = await import(
+    "@upline/shared"
+  );
+  const nats = await startNats({ dedicated: true });
+  const nc = await connectBus(
+    { NATS_URL: nats.url },
+    { name: "many", logger: createLogger({ service: "t", level: "silent" }) },
+  );
+  try {
+    // With the server's default file-store limit the tenth namespace was refused.
+    for (let i = 0; i < 25; i++) await ensureStreams(nc, createSubjects(`many${i}`));
+  } finally {
+    await nc.close();
+    await nats.stop();
   }
 });

@@ -1,6 +1,30 @@
 /**
- * Front door of @upline/upbit: the Upbit protocol as a client sees it.
+ * Front door of @upline/upbit. Built by its own issue; empty until then.
  */
+// REST client, order endpoints and rate governor (issue 6)
+export type {
+  GroupLimit,
+  GroupState,
+  Observation,
+  TakeDecision,
+} from "./governor/decide.ts";
+export {
+  banUntil,
+  EMPTY_GROUP,
+  observe as observeRateGroup,
+  take as takeRateSlot,
+  UPBIT_GROUPS,
+  windowOf,
+} from "./governor/decide.ts";
+export type {
+  Governor,
+  GovernorOptions,
+  GovernorStore,
+  Grant,
+  RateGate,
+  StoreUpdate,
+} from "./governor/governor.ts";
+export { createGovernor, createMemoryGovernorStore } from "./governor/governor.ts";
 export type {
   MarketInfo,
   QuotationClient,
@@ -9,6 +33,41 @@ export type {
   TradesPage,
 } from "./quotation.ts";
 export { createQuotationClient, parseRemainingReq } from "./quotation.ts";
+export type {
+  CallOptions,
+  HttpMethod,
+  RestClient,
+  RestClientOptions,
+  RestResponse,
+  SignedGrant,
+} from "./rest/client.ts";
+export { createRestClient } from "./rest/client.ts";
+export type { UpbitRestErrorInfo } from "./rest/errors.ts";
+export {
+  classifyNetworkError,
+  classifyResponse,
+  isUpbitRestError,
+  parseErrorBody,
+  UpbitRestError,
+} from "./rest/errors.ts";
+export type {
+  ExchangeCall,
+  NewOrder,
+  OrderApi,
+  OrderKey,
+  ReplaceOrder,
+} from "./rest/orders.ts";
+export {
+  CancelAndNewResult,
+  CancelManyResult,
+  createOrderApi,
+  getInstruments,
+  Instrument,
+  orderRequests,
+  UpbitOrder,
+} from "./rest/orders.ts";
+export type { RemainingReq } from "./rest/remaining.ts";
+export { parseRemainingReq as parseRemainingReqHeader } from "./rest/remaining.ts";
 export { decimalString } from "./ws/decimal.ts";
 export type {
   MarketChannel,
@@ -49,3 +108,4 @@ export {
   createRateWindow,
   systemTimers,
 } from "./ws/timing.ts";
+// end issue 6
