@@ -5,13 +5,14 @@
  */
 import { randomBytes } from "node:crypto";
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
-import { type SpanContext, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { encodeMessage, publishEvent } from "./bus.ts";
 import type { UplineError } from "./errors.ts";
 import type { JsPublisher } from "./js-publisher.ts";
 import { scrubSecrets } from "./log.ts";
 import { AuditEvent, type AuditOutcome } from "./schemas.ts";
 import type { ServiceName, Subjects } from "./subjects.ts";
+import { traceparentOf } from "./trace-context.ts";
 
 // One CSPRNG call per 256 ids (like randomUUID's cache); each byte is used once.
 let pool = Buffer.alloc(0);
@@ -163,9 +164,4 @@ export function createFastAuditPublisher(
       );
     },
   };
-}
-
-function traceparentOf(ctx: SpanContext): string | undefined {
-  if (ctx.traceId === NO_TRACE) return undefined;
-  return `00-${ctx.traceId}-${ctx.spanId}-${(ctx.traceFlags & 1) === 1 ? "01" : "00"}`;
 }

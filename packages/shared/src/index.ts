@@ -85,4 +85,9 @@ export type { Subjects } from "./subjects.ts";
 export { createSubjects, isMarketCode, MdChannel, ServiceName } from "./subjects.ts";
 export type { ReadableSpan, SpanExporter, Telemetry, TelemetryOptions } from "./telemetry.ts";
 export { InMemorySpanExporter, startTelemetry } from "./telemetry.ts";
-export { extractTraceContext, injectTraceContext } from "./trace-context.ts";
+export {
+  contextFromTraceparent,
+  extractTraceContext,
+  injectTraceContext,
+  traceparentOf,
+} from "./trace-context.ts";

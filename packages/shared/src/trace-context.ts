@@ -2,7 +2,10 @@ import { type MsgHdrs, headers as natsHeaders } from "@nats-io/transport-node";
 import {
   type Context,
   context,
+  defaultTextMapGetter,
   propagation,
+  ROOT_CONTEXT,
+  type SpanContext,
   type TextMapGetter,
   type TextMapSetter,
 } from "@opentelemetry/api";
@@ -33,4 +36,17 @@ export function extractTraceContext(
   base: Context = context.active(),
 ): Context {
   return headers ? propagation.extract(base, headers, getter) : base;
+}
+
+const NO_TRACE = "0".repeat(32);
+
+/** The W3C `traceparent` of a span context, or undefined for the invalid (all-zero) one. */
+export function traceparentOf(ctx: SpanContext): string | undefined {
+  if (ctx.traceId === NO_TRACE) return undefined;
+  return `00-${ctx.traceId}-${ctx.spanId}-${(ctx.traceFlags & 1) === 1 ? "01" : "00"}`;
+}
+
+/** A context whose remote parent is the given `traceparent` (for work resumed later, e.g. a fill). */
+export function contextFromTraceparent(traceparent: string, base: Context = ROOT_CONTEXT): Context {
+  return propagation.extract(base, { traceparent }, defaultTextMapGetter);
 }

@@ -95,8 +95,12 @@ function managed(
       stopped ??= container.stop({ timeout: 0 }).then(() => undefined);
       return stopped;
     },
+    // Not testcontainers' restart(): it waits for the start-up log line again,
+    // and podman's logs-since can miss it, which fails the wait after 60 s and
+    // removes the container. Stop and start through the engine, then probe.
     restart: async () => {
-      await container.restart({ timeout: 0 });
+      await docker("stop");
+      await docker("start");
       await waitUntilReady(probe, label);
     },
     pause: () => docker("stop"),
@@ -126,16 +130,24 @@ async function tcpProbe(url: string): Promise<void> {
   const { connect } = await import("node:net");
   await new Promise<void>((resolve, reject) => {
     const s = connect(Number(port), hostname);
+    // A port that accepts but never greets (forwarding set up before the server
+    // is back) must fail this attempt, not hang it: the caller retries.
+    s.setTimeout(1_000, () => s.destroy(new Error("no greeting within 1 s")));
     s.once("data", () => {
       s.destroy();
       resolve();
     });
     s.once("error", reject);
+    s.once("close", () => reject(new Error("closed before the greeting")));
   });
 }
 
 async function pgProbe(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 2_000,
+    query_timeout: 2_000,
+  });
   client.on("error", () => undefined);
   try {
     await client.connect();

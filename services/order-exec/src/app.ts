@@ -18,7 +18,7 @@ import {
   encodeMessage,
   type JsPublisher,
   type Logger,
-  OrderEvent,
+  type OrderEvent,
   OrderIntent,
   OrderRef,
   OrderReply,
@@ -41,6 +41,7 @@ import {
 } from "@upline/upbit";
 import { createClaims } from "./claims.ts";
 import { createExecutor, type ExchangeCallSigner, type Executor } from "./exec.ts";
+import { createOrderEventPublisher } from "./order-events.ts";
 import { createPrivateFeed, type PrivateFeed } from "./private-feed.ts";
 import { createKvGovernorStore, type KvGovernorStore } from "./rate-store.ts";
 import { DEFAULT_MAX_TOTAL, DEFAULT_MIN_TOTAL, type MarketRules } from "./risk.ts";
@@ -242,15 +243,18 @@ export function buildOrderExec(deps: OrderExecDeps): OrderExec {
       }, settings.instrumentsRefreshMs ?? 600_000);
       refreshTimer.unref();
       const pub = publisher;
+      const orderEvents = createOrderEventPublisher(pub, subjects);
+      // Every order event also tells the private feed which orders are open.
+      const publishOrderEvent = async (e: OrderEvent) => {
+        feed?.observe(e);
+        await orderEvents.publish(e);
+      };
       executor = createExecutor({
         api,
         sign,
         claims: createClaims(orderIds, { publisher: pub, bucket: subjects.buckets.orderIds }),
         audit,
-        publishEvent: async (e) => {
-          const subject = subjects.orders.events(e.market);
-          await pub.publish(subject, encodeMessage(OrderEvent, e, subject), { msgId: e.id });
-        },
+        publishEvent: publishOrderEvent,
         trading: () => trading ?? "halted",
         rules: (m) => rules.get(m),
         logger: log,
@@ -283,6 +287,7 @@ export function buildOrderExec(deps: OrderExecDeps): OrderExec {
           requestSchema: OrderIntent,
           replySchema: OrderReply,
           handler: async (intent) => {
+            orderEvents.remember(intent);
             const reply = await ex.place(intent);
             outcomes.add(1, { outcome: reply.status, code: reply.error?.code ?? "" });
             return reply;
@@ -314,10 +319,7 @@ export function buildOrderExec(deps: OrderExecDeps): OrderExec {
           signWs: async (keyId) =>
             (await deps.sign({ keyId, method: "WS", path: "/websocket/v1/private" })).authorization,
           api,
-          publishEvent: async (e) => {
-            const subject = subjects.orders.events(e.market);
-            await pub.publish(subject, encodeMessage(OrderEvent, e, subject), { msgId: e.id });
-          },
+          publishEvent: publishOrderEvent,
           logger: log,
           clock,
           queueMs: settings.queueMs,
@@ -341,7 +343,7 @@ export function buildOrderExec(deps: OrderExecDeps): OrderExec {
       })();
       return stopping;
     },
-    ready: () => ready && trading !== undefined,
+    ready: () => ready && trading !== undefined && (feed === undefined || feed.ready()),
     detail: () => ({
       trading,
       instruments: rules.size,

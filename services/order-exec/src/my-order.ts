@@ -6,6 +6,7 @@
  */
 import type { OrderEvent, OrderEventType } from "@upline/shared";
 import { decimalString, type UpbitOrder } from "@upline/upbit";
+import { z } from "zod";
 
 interface MyOrderFrame {
   readonly type: "myOrder";
@@ -124,4 +125,82 @@ export function reconciledEvent(account: string, o: UpbitOrder, nowIso: string):
       ? {}
       : { remaining_volume: o.remaining_volume as string }),
   };
+}
+
+const RestTrade = z.looseObject({
+  uuid: z.string(),
+  price: z.string(),
+  volume: z.string(),
+  created_at: z.string().optional(),
+});
+const RestOrderWithTrades = z.looseObject({
+  uuid: z.string(),
+  side: z.enum(["bid", "ask"]),
+  ord_type: z.string(),
+  state: z.string(),
+  market: z.string(),
+  identifier: z.string().nullish(),
+  price: z.string().nullish(),
+  volume: z.string().nullish(),
+  executed_volume: z.string().nullish(),
+  remaining_volume: z.string().nullish(),
+  paid_fee: z.string().nullish(),
+  trades: z.array(RestTrade).optional(),
+});
+
+/**
+ * The events the private WebSocket would have sent for an order while nobody
+ * listened (GET /v1/order with its trades): one `partially_filled` with its
+ * fill per trade and, once the order is closed, its final state, with the
+ * WebSocket's own ids (`<uuid>.trade.<trade_uuid>`, `<uuid>.<state>`) so a copy
+ * that did arrive collapses with it. REST gives only the order's total fee:
+ * it is put on the last trade (the fees add up to what Upbit charged), and
+ * REST does not say who made the market, so `is_maker` is false.
+ */
+export function eventsFromRestOrder(account: string, order: unknown, nowIso: string): OrderEvent[] {
+  const parsed = RestOrderWithTrades.safeParse(order);
+  if (!parsed.success) return [];
+  const o = parsed.data;
+  const type = STATE_EVENT[o.state];
+  if (type === undefined) return [];
+  const common = {
+    ts: nowIso,
+    account,
+    market: o.market,
+    uuid: o.uuid,
+    side: o.side,
+    ...(ORD_TYPES.has(o.ord_type) ? { ord_type: o.ord_type as "limit" } : {}),
+    ...(typeof o.identifier === "string" && /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(o.identifier)
+      ? { client_order_id: o.identifier }
+      : {}),
+  };
+  const trades = (o.trades ?? []).filter((t) => DEC.test(t.price) && DEC.test(t.volume));
+  const totalFee = decOrUndefined(o.paid_fee) ?? "0";
+  const events: OrderEvent[] = trades.map((t, i) => ({
+    ...common,
+    id: `${o.uuid}.trade.${t.uuid}`,
+    type: "partially_filled",
+    fill: {
+      trade_uuid: t.uuid,
+      price: t.price,
+      volume: t.volume,
+      fee: i === trades.length - 1 ? totalFee : "0",
+      is_maker: false,
+    },
+  }));
+  if (type === "open") return events;
+  events.push({
+    ...common,
+    id: `${o.uuid}.${o.state}`,
+    type,
+    ...(decOrUndefined(o.price) === undefined ? {} : { price: o.price as string }),
+    ...(decOrUndefined(o.volume) === undefined ? {} : { volume: o.volume as string }),
+    ...(decOrUndefined(o.executed_volume) === undefined
+      ? {}
+      : { executed_volume: o.executed_volume as string }),
+    ...(decOrUndefined(o.remaining_volume) === undefined
+      ? {}
+      : { remaining_volume: o.remaining_volume as string }),
+  });
+  return events;
 }

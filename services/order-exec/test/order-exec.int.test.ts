@@ -223,4 +223,40 @@ describe("order-exec private WebSocket", () => {
       h.events.some((e) => e.type === "reconciled" && e.uuid === resting.uuid),
     );
   });
+
+  test("order-exec - a fill the private socket never delivered is published after the reconnect, with its trade, once", async () => {
+    await eventually(() => h.execs[0]?.ready() === true, {
+      message: "ready (private feed reconciled)",
+    });
+    const before = h.execs[0]?.reconciled().main ?? 0;
+    // The socket stays open but hears nothing: the fill happens unseen.
+    h.sim.admin.setFaults({ wsStall: true });
+    const crossing = await h.place(limitBuy(undefined, { price: "110000000" }));
+    assert.equal(crossing.status, "accepted", JSON.stringify(crossing));
+    const simFills = h.sim.admin.fills().filter((f) => f.orderUuid === crossing.uuid);
+    assert.ok(simFills.length > 0, "the simulator filled the order");
+    h.sim.admin.clearFaults();
+    h.sim.admin.disconnectWebSockets();
+    await eventually(() => (h.execs[0]?.reconciled().main ?? 0) > before, {
+      message: "reconciled after the reconnect",
+      timeoutMs: 15_000,
+    });
+    const fills = await eventually(
+      () => {
+        const f = h.events.filter((e) => e.uuid === crossing.uuid && e.fill !== undefined);
+        return f.length >= simFills.length && f;
+      },
+      { message: "every fill published" },
+    );
+    assert.deepEqual(
+      fills.map((e) => e.fill?.trade_uuid).sort(),
+      simFills.map((f) => f.tradeUuid).sort(),
+      "the fills are the simulator's trades",
+    );
+    await eventually(() => h.events.some((e) => e.uuid === crossing.uuid && e.type === "filled"), {
+      message: "the final state",
+    });
+    const ids = h.events.filter((e) => e.uuid === crossing.uuid).map((e) => e.id);
+    assert.equal(new Set(ids).size, ids.length, `each fact once: ${ids.join(", ")}`);
+  });
 });

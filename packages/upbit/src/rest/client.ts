@@ -5,6 +5,7 @@
  * fed to the rate governor. Requests are signed elsewhere (the signer): this
  * client sends the granted `url_query` or `body` byte for byte.
  */
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { Pool } from "undici";
 import type { RateGate } from "../governor/governor.ts";
 import { classifyNetworkError, classifyResponse, UpbitRestError } from "./errors.ts";
@@ -59,6 +60,7 @@ export interface RestClient {
 }
 
 const JSON_TYPE = "application/json; charset=utf-8";
+const tracer = trace.getTracer("@upline/upbit");
 
 export function createRestClient(options: RestClientOptions): RestClient {
   const url = new URL(options.baseUrl);
@@ -75,7 +77,40 @@ export function createRestClient(options: RestClientOptions): RestClient {
   const gate = options.gate;
   let closing: Promise<void> | undefined;
 
-  const call: RestClient["call"] = async (method, path, group, grant, callOptions = {}) => {
+  // One client span per exchange call (the rate-slot wait included), named
+  // `{method} {route}`: the hop to the exchange in an order's trace.
+  const call: RestClient["call"] = (method, path, group, grant, callOptions = {}) =>
+    tracer.startActiveSpan(
+      `${method} ${path}`,
+      {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          "http.request.method": method,
+          "url.path": `${prefix}${path}`,
+          "server.address": url.hostname,
+          "upbit.rate_group": group,
+        },
+      },
+      async (span) => {
+        try {
+          const res = await send(method, path, group, grant, callOptions);
+          span.setAttribute("http.response.status_code", res.status);
+          if (res.remaining !== undefined)
+            span.setAttribute("upbit.remaining_sec", res.remaining.sec);
+          return res;
+        } catch (err) {
+          const e = err as UpbitRestError;
+          if (e.status) span.setAttribute("http.response.status_code", e.status);
+          if (e.exchangeError) span.setAttribute("upbit.error_name", e.exchangeError);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: e.code });
+          throw err;
+        } finally {
+          span.end();
+        }
+      },
+    );
+
+  const send: RestClient["call"] = async (method, path, group, grant, callOptions = {}) => {
     const what = `${method} ${path}`;
     const slot =
       gate === undefined
