@@ -14,7 +14,7 @@ import {
   MsgHdrsImpl,
   type NatsConnection,
 } from "@nats-io/transport-node";
-import { busError } from "./bus.ts";
+import { busError, connectionInbox } from "./bus.ts";
 import { UplineError } from "./errors.ts";
 
 export interface JsPublisherOptions {
@@ -106,7 +106,9 @@ export function createJsPublisher(
 ): JsPublisher {
   const maxOutstanding = options.maxOutstanding ?? 1024;
   const timeoutMs = options.timeoutMs ?? 5_000;
-  const prefix = createInbox();
+  // Under the connection's inbox prefix: with per-user permissions (deploy/nats)
+  // a bare _INBOX.<nuid> is a subject this user may not subscribe to.
+  const prefix = connectionInbox(nc);
   const pending = new Map<number, Pending>();
   const waiters: (() => void)[] = [];
   const fail = (p: Pending, err: UplineError) => p.done(err, undefined);

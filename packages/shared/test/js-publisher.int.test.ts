@@ -110,3 +110,33 @@ test("js publisher - send() calls back once per message; msgId + traceparent go 
   assert.equal(publisher.outstanding(), 0);
   await publisher.close();
 });
+
+test("js publisher - acks come back under the connection's inbox prefix (per-user inbox permissions)", async () => {
+  const nats = await startNats();
+  const prefixed = await connectBus(
+    { NATS_URL: nats.url, NATS_INBOX_PREFIX: "_INBOX.jsp-test" },
+    { name: "jsp-prefixed", logger },
+  );
+  try {
+    const seen: string[] = [];
+    const spy = nc.subscribe("_INBOX.jsp-test.>", {
+      callback: (_e, m) => {
+        seen.push(m.subject);
+      },
+    });
+    await nc.flush();
+    const publisher = createJsPublisher(prefixed);
+    const ack = await publisher.publish(subjects.md.event("trade", "KRW-XRP"), "{}", {
+      msgId: "prefixed-1",
+    });
+    assert.equal(ack.stream, subjects.streams.md);
+    assert.ok(
+      seen.length > 0 && seen.every((s) => s.startsWith("_INBOX.jsp-test.")),
+      seen.join(","),
+    );
+    spy.unsubscribe();
+    await publisher.close();
+  } finally {
+    await prefixed.drain();
+  }
+});
