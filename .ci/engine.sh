@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Makes a Docker-API container engine available at $DOCKER_HOST: podman with runc,
 # served on a unix socket (see shared/notes/containers.md for why runc and the
-# empty ulimit list). Idempotent: an engine that already answers is left alone.
+# empty ulimit list), plus the tools the deployment tests drive: debootstrap
+# (stand-in images), kubectl (kustomize rendering) and docker-compose (the
+# smoke test). Idempotent: tools are installed only when missing, and an
+# engine that already answers is left alone.
 set -euo pipefail
 
 sock=/run/podman/podman.sock
@@ -12,15 +15,15 @@ engine_answers() {
     curl -fsS --unix-socket "$sock" http://d/_ping >/dev/null 2>&1
 }
 
+if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1 || ! command -v kubectl >/dev/null 2>&1 || ! command -v docker-compose >/dev/null 2>&1; then
+  echo "engine: installing podman, runc, debootstrap, kubectl and docker-compose from Debian"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap curl uidmap slirp4netns fuse-overlayfs kubernetes-client docker-compose >/dev/null
+fi
+
 if engine_answers; then
   echo "engine: podman already serving $DOCKER_HOST"
   exit 0
-fi
-
-if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1; then
-  echo "engine: installing podman, runc and debootstrap from Debian"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap curl uidmap slirp4netns fuse-overlayfs >/dev/null
 fi
 
 mkdir -p /etc/containers

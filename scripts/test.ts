@@ -17,9 +17,12 @@ const args = process.argv.slice(2);
 const mode = args.includes("--unit") ? "unit" : args.includes("--int") ? "int" : "all";
 const explicit = args.filter((a) => !a.startsWith("--"));
 
-const all = globSync(["packages/*/test/**/*.test.ts", "services/*/test/**/*.test.ts"], {
-  cwd: root,
-}).sort();
+const all = globSync(
+  ["packages/*/test/**/*.test.ts", "services/*/test/**/*.test.ts", "deploy/test/**/*.test.ts"],
+  {
+    cwd: root,
+  },
+).sort();
 const isInt = (f: string) => f.endsWith(".int.test.ts");
 const files =
   explicit.length > 0
