@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { DiscardPolicy, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { startNats, uniqueNamespace } from "@upline/testkit";
+import { eventually, startNats, uniqueNamespace } from "@upline/testkit";
 import {
   connectBus,
   createJsPublisher,
@@ -130,8 +130,10 @@ test("js publisher - acks come back under the connection's inbox prefix (per-use
       msgId: "prefixed-1",
     });
     assert.equal(ack.stream, subjects.streams.md);
+    // The spy is on another connection: it may see the ack after the publish resolved.
+    await eventually(() => seen.length > 0, { message: "the ack seen under the prefix" });
     assert.ok(
-      seen.length > 0 && seen.every((s) => s.startsWith("_INBOX.jsp-test.")),
+      seen.every((s) => s.startsWith("_INBOX.jsp-test.")),
       seen.join(","),
     );
     spy.unsubscribe();
