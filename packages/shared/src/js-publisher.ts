@@ -7,13 +7,7 @@
  * Outstanding messages are bounded: `publish` waits for a slot.
  */
 import type { PubAck } from "@nats-io/jetstream";
-import {
-  createInbox,
-  type Msg,
-  type MsgHdrs,
-  MsgHdrsImpl,
-  type NatsConnection,
-} from "@nats-io/transport-node";
+import { type Msg, type MsgHdrs, MsgHdrsImpl, type NatsConnection } from "@nats-io/transport-node";
 import { busError, connectionInbox } from "./bus.ts";
 import { UplineError } from "./errors.ts";
 

@@ -525,7 +525,7 @@ const tracer = trace.getTracer("@upline/audit");
 /** A `traceparent` whose flags mark the trace as sampled: only those get a store span. */
 function isSampled(m: JsMsg): boolean {
   const tp = m.headers?.get("traceparent");
-  return tp !== undefined && tp.endsWith("-01");
+  return tp?.endsWith("-01") === true;
 }
 
 const headerGetter = {

@@ -15,7 +15,6 @@ import {
   ControlState,
   createFastAuditPublisher,
   createJsPublisher,
-  encodeMessage,
   type JsPublisher,
   type Logger,
   type OrderEvent,
