@@ -172,12 +172,32 @@ async function ccxtLatency() {
         warmup: 100,
       },
     );
+    // The signing peer: ccxt's own upbit.sign() for the same order body, in process
+    // (the signer suite's comparison; ccxt holds the secret, no caller auth, no audit).
+    const body = {
+      market: "KRW-BTC",
+      side: "bid",
+      volume: "0.0001",
+      price: "90000000",
+      ord_type: "limit",
+    };
+    for (let i = 0; i < 2_000; i++) ex.sign("orders", "private", "POST", body);
+    const n = 50_000;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) ex.sign("orders", "private", "POST", body);
+    const signPerS = Math.round(n / ((performance.now() - t0) / 1000));
     return [
       {
         suite: SUITE,
         kind: "peer" as const,
         name: "ccxt 4.5.84 createOrder → simulator ack, 1 concurrent (no signer, no audit, no idempotency)",
         ...one,
+      },
+      {
+        suite: "signer",
+        kind: "peer" as const,
+        name: "ccxt 4.5.84 upbit.sign() for POST /v1/orders, in process (holds the secret; no caller auth, no audit)",
+        ops_per_s: signPerS,
       },
     ];
   } finally {
