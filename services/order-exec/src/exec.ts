@@ -281,6 +281,7 @@ export function createExecutor(deps: ExecDeps): Executor {
 
   /** Stores, audits and publishes an outcome (after the caller has been answered). */
   const record = async (intent: OrderIntent, outcome: Sent, reply: OrderReply) => {
+    if (outcome.kind === "not_sent") return;
     const at = clock();
     const data = {
       ...intentData(intent),
@@ -289,40 +290,26 @@ export function createExecutor(deps: ExecDeps): Executor {
       code: reply.error?.code,
       exchange_error: reply.error?.exchange_error,
     };
-    if (outcome.kind === "accepted") {
-      await Promise.all([
-        claims.settle(intent.account, intent.client_order_id, {
-          state: ClaimState.Accepted,
-          at,
-          market: intent.market,
-          reply,
-        }),
-        auditResponse("order_response", "ok", data),
-        publish(event("accepted", intent, { uuid: outcome.order.uuid })),
-      ]);
-    } else if (outcome.kind === "rejected") {
-      await Promise.all([
-        claims.settle(intent.account, intent.client_order_id, {
-          state: ClaimState.Rejected,
-          at,
-          market: intent.market,
-          reply,
-        }),
-        auditResponse("order_response", "error", data),
-        publish(event("rejected", intent, { error: errorBody(outcome.error) })),
-      ]);
-    } else if (outcome.kind === "unknown") {
-      await Promise.all([
-        claims.settle(intent.account, intent.client_order_id, {
-          state: ClaimState.Unknown,
-          at,
-          market: intent.market,
-          reply,
-        }),
-        auditResponse("order_response", "error", data),
-        publish(event("unknown", intent, { error: errorBody(outcome.error) })),
-      ]);
-    }
+    // Settle the claim, audit the response and publish the event: one shape for
+    // every outcome that may have reached the exchange.
+    const [state, audited, fields]: [ClaimState, "ok" | "error", Partial<OrderEvent>] =
+      outcome.kind === "accepted"
+        ? [ClaimState.Accepted, "ok", { uuid: outcome.order.uuid }]
+        : [
+            outcome.kind === "rejected" ? ClaimState.Rejected : ClaimState.Unknown,
+            "error",
+            { error: errorBody(outcome.error) },
+          ];
+    await Promise.all([
+      claims.settle(intent.account, intent.client_order_id, {
+        state,
+        at,
+        market: intent.market,
+        reply,
+      }),
+      auditResponse("order_response", audited, data),
+      publish(event(outcome.kind, intent, fields)),
+    ]);
   };
 
   /**
