@@ -69,6 +69,42 @@ export function createKvGovernorStore(kv: KV, pocket: string, fast?: FastKv): Kv
     }
   };
 
+  const chains = new Map<string, Promise<void>>();
+  const updateNow: GovernorStore["update"] = async (group, fn) => {
+    const key = `${prefix}.${group}`;
+    let lastErr: unknown;
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const cur = cache.get(group) ?? (await load(group));
+      const r = fn(cur.state);
+      if (r.state === undefined) {
+        cache.set(group, cur);
+        return r.result;
+      }
+      try {
+        const revision =
+          fast !== undefined
+            ? await fastKvPut(fast, key, enc(r.state), cur.revision)
+            : cur.revision === 0
+              ? await kv.create(key, enc(r.state))
+              : await kv.update(key, enc(r.state), cur.revision);
+        cache.set(group, { state: r.state, revision });
+        return r.result;
+      } catch (err) {
+        // Another replica changed the group (or created it) first: read and decide again.
+        lastErr = err;
+        cache.delete(group);
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(20, 2 ** attempt)));
+      }
+    }
+    throw new UplineError(
+      "UPBIT_RATE_LIMITED",
+      `rate governor state for ${group} is contended or unavailable`,
+      {
+        cause: lastErr,
+      },
+    );
+  };
+
   return {
     start: async () => {
       const w = await kv.watch({ key: banKey });
@@ -80,38 +116,22 @@ export function createKvGovernorStore(kv: KV, pocket: string, fast?: FastKv): Kv
       if (first !== null && first.operation === "PUT") applyBan(first.value);
     },
     stop: () => stopWatch?.(),
-    update: async (group, fn) => {
-      const key = `${prefix}.${group}`;
-      let lastErr: unknown;
-      for (let attempt = 0; attempt < 50; attempt++) {
-        const cur = cache.get(group) ?? (await load(group));
-        const r = fn(cur.state);
-        if (r.state === undefined) {
-          cache.set(group, cur);
-          return r.result;
-        }
-        try {
-          const revision =
-            fast !== undefined
-              ? await fastKvPut(fast, key, enc(r.state), cur.revision)
-              : cur.revision === 0
-                ? await kv.create(key, enc(r.state))
-                : await kv.update(key, enc(r.state), cur.revision);
-          cache.set(group, { state: r.state, revision });
-          return r.result;
-        } catch (err) {
-          // Another replica changed the group (or created it) first: read and decide again.
-          lastErr = err;
-          cache.delete(group);
-        }
-      }
-      throw new UplineError(
-        "UPBIT_RATE_LIMITED",
-        `rate governor state for ${group} is contended or unavailable`,
-        {
-          cause: lastErr,
-        },
+    // Updates of one group run one after another inside this replica, so only
+    // other replicas contend for the key; a lost race backs off with jitter.
+    update: (group, fn) => {
+      const prev = chains.get(group) ?? Promise.resolve();
+      const run = prev.then(
+        () => updateNow(group, fn),
+        () => updateNow(group, fn),
       );
+      chains.set(
+        group,
+        run.then(
+          () => undefined,
+          () => undefined,
+        ),
+      );
+      return run;
     },
     bannedUntil: () => ban,
     setBan: async (untilMs) => {
