@@ -162,6 +162,30 @@ function log(line: string): void {
 }
 
 /**
+ * Starts a container on a free loopback port, once more if the first start
+ * fails: under load the engine's log stream can end before the server's
+ * ready line is read ("Log stream ended"), which says nothing about the
+ * server. A server that really cannot start fails twice, with its error.
+ */
+async function startContainer(
+  label: string,
+  build: (hostPort: number) => GenericContainer,
+): Promise<{ container: StartedTestContainer; port: number }> {
+  let first: unknown;
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    const port = await freePort();
+    try {
+      return { container: await build(port).start(), port };
+    } catch (err) {
+      if (attempt === 2) throw new Error(`${label} container did not start twice`, { cause: err });
+      first = err;
+      log(`${label} container did not start (${(first as Error).message}); trying once more`);
+    }
+  }
+  throw new Error("unreachable");
+}
+
+/**
  * JetStream on, data in /data. Every stream reserves its `max_bytes` against the
  * server's file-store limit, which defaults to a share of the free disk: a test
  * run creates dozens of namespaces (each with MD's 4 GiB and AUDIT's 1 GiB), so
@@ -183,20 +207,20 @@ export async function startNats(options: StartNatsOptions = {}): Promise<Managed
     const url = cfg.UPLINE_TESTKIT_NATS_URL ?? cfg.NATS_URL;
     if (url) return given(url);
   }
-  const port = await freePort();
   const dir = "/etc/upline-nats";
   const files = Object.entries({
     ...options.configFiles,
     "nats.conf": options.config ?? DEFAULT_NATS_CONFIG,
   }).map(([name, content]) => ({ content, target: `${dir}/${name}` }));
-  const container = await new GenericContainer(cfg.NATS_IMAGE)
-    .withCommand(["-c", `${dir}/nats.conf`])
-    .withCopyContentToContainer(files)
-    .withEnvironment({ ...options.environment })
-    .withExposedPorts({ container: 4222, host: port })
-    .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
-    .withStartupTimeout(60_000)
-    .start();
+  const { container, port } = await startContainer("NATS", (hostPort) =>
+    new GenericContainer(cfg.NATS_IMAGE)
+      .withCommand(["-c", `${dir}/nats.conf`])
+      .withCopyContentToContainer(files)
+      .withEnvironment({ ...options.environment })
+      .withExposedPorts({ container: 4222, host: hostPort })
+      .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
+      .withStartupTimeout(60_000),
+  );
   const url = `nats://${LOOPBACK}:${port}`;
   log(
     `started NATS container ${container.getId().slice(0, 12)} from ${cfg.NATS_IMAGE} through Testcontainers at ${url}`,
@@ -220,22 +244,22 @@ export async function startPostgres(options: StartOptions = {}): Promise<Postgre
   if (!options.dedicated && shared) {
     server = given(shared);
   } else {
-    const port = await freePort();
     const password = randomBytes(12).toString("hex");
-    const container = await new GenericContainer(cfg.POSTGRES_IMAGE)
-      .withEnvironment({
-        POSTGRES_USER: PG_USER,
-        POSTGRES_PASSWORD: password,
-        POSTGRES_DB: "upline",
-      })
-      .withExposedPorts({ container: 5432, host: port })
-      .withWaitStrategy(
-        Wait.forSuccessfulCommand(
-          `pg_isready -h 127.0.0.1 -p 5432 -U ${PG_USER} -d upline`,
-        ).withStartupTimeout(60_000),
-      )
-      .withStartupTimeout(60_000)
-      .start();
+    const { container, port } = await startContainer("PostgreSQL", (hostPort) =>
+      new GenericContainer(cfg.POSTGRES_IMAGE)
+        .withEnvironment({
+          POSTGRES_USER: PG_USER,
+          POSTGRES_PASSWORD: password,
+          POSTGRES_DB: "upline",
+        })
+        .withExposedPorts({ container: 5432, host: hostPort })
+        .withWaitStrategy(
+          Wait.forSuccessfulCommand(
+            `pg_isready -h 127.0.0.1 -p 5432 -U ${PG_USER} -d upline`,
+          ).withStartupTimeout(60_000),
+        )
+        .withStartupTimeout(60_000),
+    );
     const url = `postgres://${PG_USER}:${password}@${LOOPBACK}:${port}/upline`;
     log(
       `started PostgreSQL container ${container.getId().slice(0, 12)} from ${cfg.POSTGRES_IMAGE} through Testcontainers at 127.0.0.1:${port}`,
