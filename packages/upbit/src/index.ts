@@ -32,7 +32,7 @@ export type {
   QuotationStats,
   TradesPage,
 } from "./quotation.ts";
-export { createQuotationClient, parseRemainingReq } from "./quotation.ts";
+export { createQuotationClient } from "./quotation.ts";
 export type {
   CallOptions,
   HttpMethod,
@@ -67,7 +67,7 @@ export {
   UpbitOrder,
 } from "./rest/orders.ts";
 export type { RemainingReq } from "./rest/remaining.ts";
-export { parseRemainingReq as parseRemainingReqHeader } from "./rest/remaining.ts";
+export { parseRemainingReq } from "./rest/remaining.ts";
 export { decimalString } from "./ws/decimal.ts";
 export type {
   MarketChannel,

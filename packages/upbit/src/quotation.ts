@@ -10,8 +10,10 @@
  * for its block time and fails. Network faults and 5xx are retried with
  * exponential backoff and full jitter (all these calls are idempotent GETs).
  */
+
 import { type Orderbook, type Trade, UplineError } from "@upline/shared";
 import { Agent, request } from "undici";
+import { parseRemainingReq } from "./rest/remaining.ts";
 import { orderbookFromRest, parseUpbitJson, tradeFromRest } from "./ws/parse.ts";
 import {
   backoffDelay,
@@ -72,17 +74,6 @@ export interface QuotationClient {
   readonly stats: () => QuotationStats;
   /** Closes the connection pool. Safe to call twice. */
   readonly close: () => Promise<void>;
-}
-
-/** `Remaining-Req: group=default; min=1800; sec=29` → `{group, sec}`; group names may contain hyphens. */
-export function parseRemainingReq(
-  value: string | undefined,
-): { readonly group: string; readonly sec: number } | undefined {
-  if (value === undefined) return undefined;
-  const g = /group=([A-Za-z0-9_-]+)/.exec(value);
-  const s = /sec=(\d+)/.exec(value);
-  if (g === null || s === null) return undefined;
-  return { group: g[1] as string, sec: Number(s[1]) };
 }
 
 const PAGE = 500;

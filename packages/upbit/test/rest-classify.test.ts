@@ -4,20 +4,20 @@ import {
   classifyNetworkError,
   classifyResponse,
   orderRequests,
-  parseRemainingReqHeader,
+  parseRemainingReq,
 } from "../src/index.ts";
 
 test("rest - parses Remaining-Req, hyphenated groups included, and ignores min", () => {
-  assert.deepEqual(parseRemainingReqHeader("group=default; min=1800; sec=29"), {
+  assert.deepEqual(parseRemainingReq("group=default; min=1800; sec=29"), {
     group: "default",
     sec: 29,
   });
-  assert.deepEqual(parseRemainingReqHeader("group=order-cancel-all; min=600; sec=0"), {
+  assert.deepEqual(parseRemainingReq("group=order-cancel-all; min=600; sec=0"), {
     group: "order-cancel-all",
     sec: 0,
   });
-  assert.equal(parseRemainingReqHeader("group=order; min=1800"), undefined);
-  assert.equal(parseRemainingReqHeader(undefined), undefined);
+  assert.equal(parseRemainingReq("group=order; min=1800"), undefined);
+  assert.equal(parseRemainingReq(undefined), undefined);
 });
 
 test("rest - a 4xx is non-retryable with Upbit's error name kept", () => {
