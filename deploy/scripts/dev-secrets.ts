@@ -14,10 +14,12 @@
  *   sim-accounts.json      the simulator's account with the same access and secret key
  * Files are owned by --uid (the images' user, 1000) when run as root.
  */
+
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { chownSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { SIGNER_ENDPOINTS } from "@upline/order-exec";
 
 export const NATS_USERS = ["market-feed", "order-exec", "signer", "audit", "strategy", "admin"];
 
@@ -25,20 +27,6 @@ export const NATS_USERS = ["market-feed", "order-exec", "signer", "audit", "stra
 export function natsPasswordVariable(user: string): string {
   return `NATS_PASSWORD_${user.toUpperCase().replaceAll("-", "_")}`;
 }
-
-/** The endpoints order-exec signs through the signer (its caller policy). */
-export const ORDER_EXEC_ENDPOINTS = [
-  "POST /v1/orders",
-  "GET /v1/order",
-  "DELETE /v1/order",
-  "GET /v1/orders/open",
-  "DELETE /v1/orders/open",
-  "DELETE /v1/orders/uuids",
-  "POST /v1/orders/cancel_and_new",
-  "GET /v1/orders/chance",
-  "GET /v1/accounts",
-  "WS /websocket/v1/private",
-];
 
 export interface DevSecretsOptions {
   readonly dir: string;
@@ -128,7 +116,7 @@ export function writeDevSecrets(options: DevSecretsOptions): DevSecrets {
             id: "order-exec",
             public_jwk: orderExec.publicJwk,
             keys: ["main"],
-            endpoints: ORDER_EXEC_ENDPOINTS,
+            endpoints: SIGNER_ENDPOINTS,
           },
           { id: "operator", public_jwk: operator.publicJwk, admin: true },
         ],

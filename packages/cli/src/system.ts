@@ -21,6 +21,7 @@
  * events are stored), up to 10 s each, then SIGKILL; then the simulator and
  * nats-server. A second Ctrl-C kills everything at once.
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { accessSync, constants, mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -30,6 +31,7 @@ import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { setTimeout as delay } from "node:timers/promises";
 import { Kvm } from "@nats-io/kv";
+import { SIGNER_ENDPOINTS } from "@upline/order-exec";
 import {
   connectBus,
   createLogger,
@@ -376,17 +378,7 @@ export async function runSystem(): Promise<void> {
           id: "order-exec",
           public_jwk: orderExecKey.pub,
           keys: ["main"],
-          endpoints: [
-            "POST /v1/orders",
-            "GET /v1/order",
-            "DELETE /v1/order",
-            "GET /v1/orders/open",
-            "DELETE /v1/orders/open",
-            "DELETE /v1/orders/uuids",
-            "POST /v1/orders/cancel_and_new",
-            "GET /v1/accounts",
-            "WS /websocket/v1/private",
-          ],
+          endpoints: SIGNER_ENDPOINTS,
           markets,
         },
         { id: "operator", public_jwk: operatorKey.pub, admin: true },

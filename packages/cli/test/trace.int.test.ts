@@ -6,6 +6,7 @@
  * CLI request → order-exec → signer → audit publish → HTTP to the exchange →
  * fill event → audit store, and the stored audit rows must carry its id.
  */
+
 import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -14,7 +15,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type AuditApp, auditConfigSchema, buildAudit, openDb, queryEvents } from "@upline/audit";
-import { buildOrderExec, type OrderExec } from "@upline/order-exec";
+import { buildOrderExec, type OrderExec, SIGNER_ENDPOINTS } from "@upline/order-exec";
 import {
   connectBus,
   createLogger,
@@ -78,12 +79,7 @@ describe("one trace from the CLI to the audit store", () => {
             id: "order-exec",
             public_jwk: publicKey.export({ format: "jwk" }),
             keys: ["main"],
-            endpoints: [
-              "POST /v1/orders",
-              "GET /v1/order",
-              "GET /v1/orders/open",
-              "WS /websocket/v1/private",
-            ],
+            endpoints: SIGNER_ENDPOINTS,
           },
         ],
       }),

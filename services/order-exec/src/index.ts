@@ -4,6 +4,7 @@ export type { ClaimRecord, ClaimResult, Claims } from "./claims.ts";
 export { ClaimState, claimKey, createClaims } from "./claims.ts";
 export type { Config } from "./config.ts";
 export { CONFIG_PREFIX, configSchema } from "./config.ts";
+export { SIGNER_ENDPOINTS } from "./endpoints.ts";
 export type { ExchangeCallSigner, ExecDeps, ExecSettings, Executor } from "./exec.ts";
 export { createExecutor } from "./exec.ts";
 export { eventFromMyOrder, reconciledEvent } from "./my-order.ts";

@@ -3,6 +3,7 @@
  * generated keys, the Upbit simulator, and N order-exec replicas. Events and
  * audit records are collected from the bus. Test-time keys only.
  */
+
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -31,7 +32,12 @@ import {
 import { buildSigner, createSignerClient, type Signer, type SignerClient } from "@upline/signer";
 import { startNats, uniqueNamespace } from "@upline/testkit";
 import { type Sim, type SimOptions, startSim } from "@upline/upbit-sim";
-import { buildOrderExec, type OrderExec, type OrderExecSettings } from "../src/index.ts";
+import {
+  buildOrderExec,
+  type OrderExec,
+  type OrderExecSettings,
+  SIGNER_ENDPOINTS,
+} from "../src/index.ts";
 
 export const logger: Logger = createLogger({
   service: "order-exec",
@@ -132,16 +138,7 @@ async function startHarnessInner(
           id: "order-exec",
           public_jwk: { kty: "OKP", crv: "Ed25519", x },
           keys: ["main"],
-          endpoints: [
-            "POST /v1/orders",
-            "GET /v1/order",
-            "DELETE /v1/order",
-            "GET /v1/orders/open",
-            "DELETE /v1/orders/open",
-            "DELETE /v1/orders/uuids",
-            "POST /v1/orders/cancel_and_new",
-            "WS /websocket/v1/private",
-          ],
+          endpoints: SIGNER_ENDPOINTS,
         },
       ],
     }),
