@@ -15,10 +15,20 @@ engine_answers() {
     curl -fsS --unix-socket "$sock" http://d/_ping >/dev/null 2>&1
 }
 
-if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1 || ! command -v kubectl >/dev/null 2>&1 || ! command -v docker-compose >/dev/null 2>&1; then
-  echo "engine: installing podman, runc, debootstrap, kubectl and docker-compose from Debian"
+# Install only what is missing: a machine may already carry one of these tools
+# from another package (kubectl from a cloud SDK, say), and Debian's package of
+# the same tool would then refuse to overwrite it.
+need=()
+command -v podman >/dev/null 2>&1 || need+=(podman uidmap slirp4netns fuse-overlayfs)
+command -v runc >/dev/null 2>&1 || need+=(runc)
+command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
+command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "engine: installing ${need[*]} from Debian"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc debootstrap curl uidmap slirp4netns fuse-overlayfs kubernetes-client docker-compose >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
 if engine_answers; then
