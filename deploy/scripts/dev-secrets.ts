@@ -44,6 +44,17 @@ function secret(bytes = 24): string {
   return randomBytes(bytes).toString("base64url");
 }
 
+/**
+ * A password for nats.conf's `password: $VARIABLE`. nats-server parses the
+ * variable's value as a config value, so a value starting with `-` or a digit
+ * can read as a number or a date and stop the server ("could not be parsed"):
+ * a random base64url secret did that about one time in twenty. Starting with a
+ * letter makes it a plain string.
+ */
+export function natsPassword(bytes = 24): string {
+  return `p${secret(bytes)}`;
+}
+
 function ed25519(): { privateJwk: object; publicJwk: { kty: string; crv: string; x: string } } {
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   return {
@@ -67,7 +78,7 @@ export function writeDevSecrets(options: DevSecretsOptions): DevSecrets {
   };
 
   const env: Record<string, string> = { POSTGRES_PASSWORD: secret() };
-  for (const user of NATS_USERS) env[natsPasswordVariable(user)] = secret();
+  for (const user of NATS_USERS) env[natsPasswordVariable(user)] = natsPassword();
   write(
     "compose.env",
     `${Object.entries(env)

@@ -18,14 +18,13 @@ import {
 } from "@nats-io/transport-node";
 import { connectBus, createLogger, createSubjects, ensureStreams } from "@upline/shared";
 import { eventually, type ManagedServer, startNats } from "@upline/testkit";
+import { natsPassword } from "../scripts/dev-secrets.ts";
 
 const natsDir = resolve(import.meta.dirname, "../nats");
 const USERS = ["market-feed", "order-exec", "signer", "audit", "strategy", "admin"] as const;
 type User = (typeof USERS)[number];
 const envName = (user: User) => `NATS_PASSWORD_${user.toUpperCase().replace("-", "_")}`;
-const passwords = Object.fromEntries(
-  USERS.map((u) => [u, randomBytes(18).toString("base64url")]),
-) as Record<User, string>;
+const passwords = Object.fromEntries(USERS.map((u) => [u, natsPassword()])) as Record<User, string>;
 const subjects = createSubjects("");
 const logger = createLogger({ service: "cli", level: "silent" });
 
