@@ -7,7 +7,12 @@
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import pg from "pg";
-import { GenericContainer, type StartedTestContainer, Wait } from "testcontainers";
+import {
+  GenericContainer,
+  type StartedTestContainer,
+  Wait,
+  type WaitStrategy,
+} from "testcontainers";
 import { testkitConfig } from "./config.ts";
 
 const LOOPBACK = "127.0.0.1";
@@ -157,6 +162,63 @@ async function pgProbe(url: string): Promise<void> {
   }
 }
 
+/**
+ * Ready when the server answers its probe, not when a log line is seen: podman's
+ * log stream can end before the ready line is read ("Log stream ended"), and
+ * then the container is thrown away although the server was fine. A container
+ * that exits fails at once, with its state.
+ */
+class ProbeWait implements WaitStrategy {
+  private timeoutMs = 60_000;
+  private timeoutSet = false;
+  private readonly probe: ReadyProbe;
+  private readonly label: string;
+  constructor(probe: ReadyProbe, label: string) {
+    this.probe = probe;
+    this.label = label;
+  }
+
+  async waitUntilReady(container: {
+    inspect(): Promise<{ State: { Running: boolean; Status: string; ExitCode: number } }>;
+  }): Promise<void> {
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      try {
+        await this.probe();
+        return;
+      } catch (err) {
+        const { State } = await container.inspect();
+        if (!State.Running)
+          throw new Error(
+            `${this.label} container is ${State.Status} (exit code ${State.ExitCode})`,
+            {
+              cause: err,
+            },
+          );
+        if (Date.now() > deadline)
+          throw new Error(`${this.label} did not answer within ${this.timeoutMs} ms`, {
+            cause: err,
+          });
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  withStartupTimeout(ms: number): this {
+    this.timeoutMs = ms;
+    this.timeoutSet = true;
+    return this;
+  }
+
+  isStartupTimeoutSet(): boolean {
+    return this.timeoutSet;
+  }
+
+  getStartupTimeout(): number {
+    return this.timeoutMs;
+  }
+}
+
 function log(line: string): void {
   process.stderr.write(`testkit: ${line}\n`);
 }
@@ -218,14 +280,14 @@ export async function startNats(options: StartNatsOptions = {}): Promise<Managed
       .withCopyContentToContainer(files)
       .withEnvironment({ ...options.environment })
       .withExposedPorts({ container: 4222, host: hostPort })
-      .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
+      // NATS greets every client with INFO: data on the socket means it is serving.
+      .withWaitStrategy(new ProbeWait(() => tcpProbe(`nats://${LOOPBACK}:${hostPort}`), "NATS"))
       .withStartupTimeout(60_000),
   );
   const url = `nats://${LOOPBACK}:${port}`;
   log(
     `started NATS container ${container.getId().slice(0, 12)} from ${cfg.NATS_IMAGE} through Testcontainers at ${url}`,
   );
-  // NATS greets every client with INFO: data on the socket means it is serving.
   return managed(container, url, "NATS", () => tcpProbe(url));
 }
 
