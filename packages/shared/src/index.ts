@@ -38,8 +38,13 @@ export {
 } from "./config.ts";
 export type { ErrorCode, UplineErrorOptions, WireError } from "./errors.ts";
 export { ErrorCodes, isErrorCode, isUplineError, RetryClass, UplineError } from "./errors.ts";
-export type { JsPublisher, JsPublisherOptions, JsPublishOptions } from "./js-publisher.ts";
-export { createJsPublisher } from "./js-publisher.ts";
+export type {
+  JsPublishCallback,
+  JsPublisher,
+  JsPublisherOptions,
+  JsPublishOptions,
+} from "./js-publisher.ts";
+export { createJsPublisher, readPubAck } from "./js-publisher.ts";
 export type { CreateLoggerOptions, Logger } from "./log.ts";
 export { createLogger, REDACT_PATHS, scrubSecrets } from "./log.ts";
 export type { Runtime, ServiceBaseConfig } from "./runtime.ts";

@@ -134,6 +134,65 @@ describe("bus against a real NATS server", () => {
     }
   });
 
+  test("serve's fastCheck answers what it proves and defers the rest to the schema; spans 'traced' spans only traced requests", async () => {
+    const subject = subjects.orders.get;
+    const schema = z.strictObject({ n: z.number().int() });
+    const proved: unknown[] = [];
+    const server = serve(nc, {
+      subject,
+      requestSchema: schema,
+      replySchema: schema,
+      logger,
+      spans: "traced",
+      // Proves only small positive integers; everything else is the schema's to judge.
+      fastCheck: (raw) => {
+        const n = (raw as { n?: unknown } | null)?.n;
+        if (Number.isInteger(n) && (n as number) > 0 && Object.keys(raw as object).length === 1) {
+          proved.push(raw);
+          return { n: n as number };
+        }
+        return undefined;
+      },
+      handler: async ({ n }) => ({ n: n * 2 }),
+    });
+    const spanName = `handle ${subject}`;
+    const spans = () => exporter.getFinishedSpans().filter((s) => s.name === spanName).length;
+    try {
+      const before = spans();
+      // Untraced: the hand check answers, no span.
+      const fast = await nc.request(subject, JSON.stringify({ n: 3 }), { timeout: 2_000 });
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(fast.data)), { n: 6 });
+      assert.equal(proved.length, 1);
+      // Not proved: the schema decides, valid (n = 0) and invalid (a string, an extra key).
+      const zero = await nc.request(subject, JSON.stringify({ n: 0 }), { timeout: 2_000 });
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(zero.data)), { n: 0 });
+      for (const bad of [{ n: "3" }, { n: 3, extra: 1 }]) {
+        const r = await nc.request(subject, JSON.stringify(bad), { timeout: 2_000 });
+        assert.equal(r.headers?.get("Upline-Error"), "MESSAGE_INVALID", JSON.stringify(bad));
+      }
+      const notJson = await nc.request(subject, "{oops", { timeout: 2_000 });
+      assert.equal(notJson.headers?.get("Upline-Error"), "MESSAGE_DECODE");
+      assert.equal(proved.length, 1);
+      assert.equal(spans(), before, "no span for untraced requests");
+      // Traced: same answer, and a SERVER span in the caller's trace.
+      const tracer = trace.getTracer("test");
+      let traceId = "";
+      await tracer.startActiveSpan("caller", async (span) => {
+        traceId = span.spanContext().traceId;
+        assert.deepEqual(await request(nc, subject, schema, schema, { n: 4 }), { n: 8 });
+        span.end();
+      });
+      await eventually(() => assert.equal(spans(), before + 1));
+      const server = exporter
+        .getFinishedSpans()
+        .filter((s) => s.name === spanName)
+        .at(-1);
+      assert.equal(server?.spanContext().traceId, traceId);
+    } finally {
+      await server.stop();
+    }
+  });
+
   test("a handler's typed error is rebuilt on the caller's side; no responders is typed too", async () => {
     const subject = subjects.signer.sign;
     const server = serve(nc, {
