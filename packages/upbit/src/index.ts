@@ -69,6 +69,7 @@ export {
 export type { RemainingReq } from "./rest/remaining.ts";
 export { parseRemainingReq } from "./rest/remaining.ts";
 export { decimalString } from "./ws/decimal.ts";
+export { fastTrade, tradeJson } from "./ws/fast-trade.ts";
 export type {
   MarketChannel,
   MarketStream,

@@ -110,6 +110,79 @@ test("socket - a connection that delivers no data for stallMs is dropped and rec
   assert.equal(down?.type === "down" && down.reason, "stalled");
 });
 
+test("socket - pause() stops reading without stalling or missing pongs; resume() delivers what waited, in order", async () => {
+  const srv = await server();
+  // Fake clock for the watchdog and ping timers: time is advanced by the test.
+  let clock = 1_000_000;
+  const due = new Map<number, { at: number; fn: () => void }>();
+  let nextId = 0;
+  const timers = {
+    now: () => clock,
+    setTimeout: (fn: () => void, ms: number) => {
+      due.set(++nextId, { at: clock + ms, fn });
+      return nextId;
+    },
+    clearTimeout: (h: unknown) => {
+      due.delete(h as number);
+    },
+  };
+  const advance = (ms: number) => {
+    for (let step = 0; step < ms; step += 10) {
+      clock += 10;
+      for (const [id, t] of [...due]) {
+        if (t.at > clock || !due.has(id)) continue;
+        due.delete(id);
+        t.fn();
+      }
+    }
+  };
+  const frames: string[] = [];
+  const s = track(
+    createUpbitSocket({
+      url: srv.url,
+      onFrame: (d) => frames.push(d.toString()),
+      stallMs: 300,
+      pingIntervalMs: 100,
+      textPingIntervalMs: 0,
+      timers,
+      connectLimiter: createConnectLimiter({ perSecond: 50 }),
+    }),
+  );
+  s.start();
+  await eventually(() => s.state() === "open" && srv.conns.length === 1);
+  const peer = srv.conns[0]?.ws as WebSocket;
+  peer.send(Buffer.from('{"n":0}'), { binary: true });
+  await eventually(() => frames.length === 1);
+
+  s.pause();
+  const written = new Latch();
+  for (let i = 1; i <= 200; i++)
+    peer.send(
+      Buffer.from(`{"n":${i}}`),
+      { binary: true },
+      i === 200 ? () => written.countDown() : undefined,
+    );
+  await written.wait();
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  // Far beyond stallMs and several ping intervals: no stall, no pong-missing drop.
+  advance(2_000);
+  assert.equal(s.state(), "open");
+  assert.equal(s.stats().stalls, 0);
+  assert.equal(s.stats().downs, 0);
+  assert.equal(frames.length, 1, "nothing read while paused");
+
+  s.resume();
+  await eventually(() => frames.length === 201);
+  assert.deepEqual(
+    frames.map((f) => JSON.parse(f).n),
+    Array.from({ length: 201 }, (_, i) => i),
+  );
+  // Resumed: the liveness checks count again (the fake clock outruns the real
+  // pong, so the pong check or the stall watchdog drops the connection).
+  advance(1_000);
+  await eventually(() => s.stats().downs >= 1);
+});
+
 test("socket - reconnect attempts respect the shared connect limit", async () => {
   const srv = await server((ws) => ws.terminate());
   const limiter = createConnectLimiter({ perSecond: 3 });

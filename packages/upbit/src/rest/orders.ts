@@ -27,6 +27,71 @@ export const UpbitOrder = z.looseObject({
 });
 export type UpbitOrder = z.infer<typeof UpbitOrder>;
 
+const ORDER_STRINGS = ["uuid", "ord_type", "state", "market", "created_at"] as const;
+const ORDER_AMOUNTS = ["price", "volume", "remaining_volume", "executed_volume"] as const;
+/** {@link UpbitOrder}'s keys in the schema's order (zod's output order, unknown keys after them). */
+const ORDER_KEYS = [
+  "uuid",
+  "side",
+  "ord_type",
+  "price",
+  "state",
+  "market",
+  "created_at",
+  "volume",
+  "remaining_volume",
+  "executed_volume",
+  "trades_count",
+  "identifier",
+  "time_in_force",
+] as const;
+const ORDER_KEY_SET: ReadonlySet<string> = new Set(ORDER_KEYS);
+
+/**
+ * {@link UpbitOrder} by hand for the order answers on the hot path: the same
+ * result as the schema's `parse` where it vouches (plain object, the same
+ * type rules, amounts given as numbers turned into strings, unknown keys
+ * kept), undefined for anything it is not sure of — undefined
+ * means "ask zod", never "invalid". `order-parse.test.ts` holds it to the
+ * schema on good, bad and generated bodies.
+ */
+export function fastUpbitOrder(raw: unknown): UpbitOrder | undefined {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return undefined;
+  if (Object.getPrototypeOf(raw) !== Object.prototype || Object.hasOwn(raw, "__proto__"))
+    return undefined;
+  const o = raw as Record<string, unknown>;
+  for (const k of ORDER_STRINGS) if (typeof o[k] !== "string") return undefined;
+  if (o.side !== "bid" && o.side !== "ask") return undefined;
+  let numbers = false;
+  for (const k of ORDER_AMOUNTS) {
+    const v = o[k];
+    if (typeof v === "number" && Number.isFinite(v)) numbers = true;
+    else if (v !== undefined && v !== null && typeof v !== "string") return undefined;
+  }
+  const tc = o.trades_count;
+  if (tc !== undefined && !(typeof tc === "number" && Number.isFinite(tc))) return undefined;
+  for (const k of ["identifier", "time_in_force"] as const) {
+    const v = o[k];
+    if (v !== undefined && v !== null && typeof v !== "string") return undefined;
+  }
+  // Amounts already strings (Upbit's and the simulator's answers): the parsed
+  // body itself (ours alone), the same entries as zod's copy.
+  if (!numbers) return o as UpbitOrder;
+  const out: Record<string, unknown> = {};
+  for (const k of ORDER_KEYS) {
+    if (!Object.hasOwn(o, k)) continue;
+    const v = o[k];
+    out[k] = typeof v === "number" && k !== "trades_count" ? String(v) : v;
+  }
+  for (const k of Object.keys(o)) if (!ORDER_KEY_SET.has(k)) out[k] = o[k];
+  return out as UpbitOrder;
+}
+
+/** An order answer: the hand check first, the schema (and its error) for anything else. */
+export function parseUpbitOrder(body: unknown): UpbitOrder {
+  return fastUpbitOrder(body) ?? UpbitOrder.parse(body);
+}
+
 export const CancelAndNewResult = UpbitOrder.extend({
   new_order_uuid: z.string().nullish(),
   new_order_identifier: z.string().nullish(),
@@ -194,14 +259,14 @@ export interface OrderApi {
 export function createOrderApi(rest: RestClient): OrderApi {
   const parse = <S extends z.ZodType>(schema: S, body: unknown): z.output<S> => schema.parse(body);
   const getOrder: OrderApi["getOrder"] = async (_key, grant, options) =>
-    parse(UpbitOrder, (await rest.call("GET", "/v1/order", "default", grant, options)).body);
+    parseUpbitOrder((await rest.call("GET", "/v1/order", "default", grant, options)).body);
   return {
     submitOrder: async (grant, options) =>
-      parse(UpbitOrder, (await rest.call("POST", "/v1/orders", "order", grant, options)).body),
+      parseUpbitOrder((await rest.call("POST", "/v1/orders", "order", grant, options)).body),
     getOrder,
     getOrderByIdentifier: (identifier, grant, options) => getOrder({ identifier }, grant, options),
     cancelOrder: async (_key, grant, options) =>
-      parse(UpbitOrder, (await rest.call("DELETE", "/v1/order", "default", grant, options)).body),
+      parseUpbitOrder((await rest.call("DELETE", "/v1/order", "default", grant, options)).body),
     cancelOrdersByIds: async (grant, options) =>
       parse(
         CancelManyResult,

@@ -6,6 +6,7 @@
  * reports connection changes per shard.
  */
 import type { MarketEvent, UplineError } from "@upline/shared";
+import { fastTrade } from "./fast-trade.ts";
 import { parseFrame } from "./parse.ts";
 import {
   createUpbitSocket,
@@ -120,6 +121,9 @@ export interface MarketStream {
   readonly start: () => void;
   /** Drops every connection and reconnects (each shard re-subscribes and re-snapshots). */
   readonly reconnect: () => void;
+  /** Stops reading every connection (backpressure) until `resume`; see UpbitSocket.pause. */
+  readonly pause: () => void;
+  readonly resume: () => void;
   readonly stats: () => MarketStreamStats;
   readonly close: () => Promise<void>;
 }
@@ -133,7 +137,16 @@ export function openMarketStream(options: MarketStreamOptions): MarketStream {
   let upbitErrors = 0;
   const onFrame = (data: Buffer) => {
     frames++;
-    const f = parseFrame(data, now());
+    const receivedTs = now();
+    // The common frame — one SIMPLE/DEFAULT trade — without JSON.parse or zod;
+    // anything the fast path is not sure about goes through parseFrame.
+    const trade = fastTrade(data, receivedTs);
+    if (trade !== undefined) {
+      events++;
+      options.onEvent(trade);
+      return;
+    }
+    const f = parseFrame(data, receivedTs);
     switch (f.kind) {
       case "events":
         for (const e of f.events) {
@@ -175,6 +188,12 @@ export function openMarketStream(options: MarketStreamOptions): MarketStream {
     },
     reconnect: () => {
       for (const s of sockets) s.reconnect();
+    },
+    pause: () => {
+      for (const s of sockets) s.pause();
+    },
+    resume: () => {
+      for (const s of sockets) s.resume();
     },
     stats: () => {
       let connects = 0;

@@ -113,6 +113,15 @@ export interface UpbitSocket {
   readonly resubscribe: () => void;
   /** Drops the current connection and reconnects (tests, operator). */
   readonly reconnect: () => void;
+  /**
+   * Stops reading from the connection (TCP backpressure to the sender) until
+   * {@link UpbitSocket.resume}: for a consumer that is behind. While paused the
+   * stall watchdog and the pong check are suspended (nothing is read, so
+   * neither data nor pongs can arrive); a reconnect stays paused.
+   */
+  readonly pause: () => void;
+  /** Reads again; the stall and pong clocks restart from now. */
+  readonly resume: () => void;
   readonly state: () => SocketState;
   readonly stats: () => UpbitSocketStats;
   /** Stops for good; resolves once the connection is closed. Safe to call twice. */
@@ -154,6 +163,7 @@ export function createUpbitSocket(options: UpbitSocketOptions): UpbitSocket {
   let lastDataAt = 0;
   let lastDataEver: number | undefined;
   let awaitingPong = false;
+  let paused = false;
   let retryTimer: unknown;
   let watchTimer: unknown;
   let pingTimer: unknown;
@@ -285,6 +295,7 @@ export function createUpbitSocket(options: UpbitSocketOptions): UpbitSocket {
     awaitingPong = false;
     sendWindow = newSendWindow();
     emit({ type: "open", connects });
+    if (paused) socket.pause();
     for (const msg of options.subscribe?.() ?? []) send(msg);
     armWatchdog();
     armPing();
@@ -309,6 +320,11 @@ export function createUpbitSocket(options: UpbitSocketOptions): UpbitSocket {
     const check = () => {
       watchTimer = undefined;
       if (state !== SocketState.Open) return;
+      if (paused) {
+        // Nothing is read while paused: not a stall. resume() restarts the clock.
+        watchTimer = timers.setTimeout(check, Math.max(10, stallMs / 4));
+        return;
+      }
       const idle = timers.now() - lastDataAt;
       if (idle >= stallMs) {
         down(
@@ -331,7 +347,7 @@ export function createUpbitSocket(options: UpbitSocketOptions): UpbitSocket {
     pingTimer = timers.setTimeout(() => {
       pingTimer = undefined;
       if (state !== SocketState.Open || ws === undefined) return;
-      if (awaitingPong) {
+      if (awaitingPong && !paused) {
         down(
           DownReason.PongMissing,
           undefined,
@@ -386,6 +402,18 @@ export function createUpbitSocket(options: UpbitSocketOptions): UpbitSocket {
     },
     reconnect: () => {
       if (state === SocketState.Open || state === SocketState.Connecting) down(DownReason.Closed);
+    },
+    pause: () => {
+      if (paused) return;
+      paused = true;
+      if (state === SocketState.Open) ws?.pause();
+    },
+    resume: () => {
+      if (!paused) return;
+      paused = false;
+      lastDataAt = timers.now();
+      awaitingPong = false;
+      if (state === SocketState.Open) ws?.resume();
     },
     state: () => state,
     stats: () => ({ connects, downs, stalls, frames, heartbeats }),
