@@ -201,6 +201,7 @@ async function sustained(channels: string, label: string): Promise<void> {
   const received0 = feed.stats().received;
   const published0 = published();
   const collapsed0 = feed.stats().collapsed;
+  const stats0 = feed.stats();
   const cpu = cpuMeter();
   const t0 = performance.now();
   const { sent, ms: driverMs } = await driver.run({ cmd: "burst", ticks: BURST_TICKS });
@@ -224,7 +225,7 @@ async function sustained(channels: string, label: string): Promise<void> {
     ops_per_s: Math.round(sent / s),
     cpu_pct: cpuPct,
     rss_mb: rssMb(),
-    notes: `simulator sent for ${driverMs} ms of ${Math.round(s * 1000)}; ${usPerMsg(cpuPct, s, sent).toFixed(1)} µs CPU/msg; ${sent} WS messages, ${acked} acked publishes, ${collapsed} collapsed (same-ms tickers), dropped ${st.dropped}, publish failures ${st.publishFailures}, invalid ${st.invalidFrames}`,
+    notes: `simulator sent for ${driverMs} ms of ${Math.round(s * 1000)}; ${usPerMsg(cpuPct, s, sent).toFixed(1)} µs CPU/msg; ${sent} WS messages, ${acked} acked publishes, ${collapsed} collapsed (same-ms tickers), dropped ${st.dropped}, publish failures ${st.publishFailures}, invalid ${st.invalidFrames}, ws pauses ${st.wsPauses - stats0.wsPauses}`,
   });
   await feed.stop();
   await driver.stop();

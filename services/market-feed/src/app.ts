@@ -23,7 +23,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { type MsgHdrs, type NatsConnection, headers as natsHeaders } from "@nats-io/transport-node";
-import { context, metrics, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { context, metrics, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import {
   createFastAuditPublisher,
   createJsPublisher,
@@ -44,6 +44,7 @@ import {
   openMarketStream,
   type QuotationClient,
   type SocketEvent,
+  tradeJson,
   type UpbitSocketOptions,
 } from "@upline/upbit";
 import type { Config } from "./config.ts";
@@ -90,6 +91,8 @@ export interface FeedStats {
   readonly backfills: number;
   readonly reconnects: number;
   readonly publishFailures: number;
+  /** Times the sockets were paused because the outbox was behind (backpressure). */
+  readonly wsPauses: number;
   readonly buffered: number;
   readonly inFlight: number;
 }
@@ -161,6 +164,24 @@ export function buildMarketFeed(deps: MarketFeedDeps): MarketFeed {
   let mdPublisher: JsPublisher | undefined;
   let healthTimer: NodeJS.Timeout | undefined;
   let started = false;
+  // WebSocket backpressure: while NATS is healthy but behind, stop reading the
+  // sockets once this many messages wait in the outbox, and read again once it
+  // is down to a quarter. Keeps the outbox (and the GC's survivors) small
+  // instead of buffering up to FEED_BUFFER_MAX; while publishing *fails* the
+  // sockets are never paused, so the bounded buffer + gap logic applies as before.
+  const pauseAt = Math.max(
+    1,
+    Math.min(
+      Math.floor(config.FEED_BUFFER_MAX / 2),
+      Math.max(4_096, 4 * config.FEED_MAX_IN_FLIGHT),
+    ),
+  );
+  const resumeAt = Math.floor(pauseAt / 4);
+  let wsPaused = false;
+  const resumeSockets = () => {
+    wsPaused = false;
+    stream?.resume();
+  };
   let stopping: Promise<void> | undefined;
 
   const c = {
@@ -176,6 +197,7 @@ export function buildMarketFeed(deps: MarketFeedDeps): MarketFeed {
     backfills: 0,
     reconnects: 0,
     publishFailures: 0,
+    wsPauses: 0,
   };
 
   const mPublished = meter.createCounter("md.feed.published", {
@@ -297,8 +319,6 @@ export function buildMarketFeed(deps: MarketFeedDeps): MarketFeed {
 
   // ------------------------------------------------------------ publishing
 
-  const spans = new WeakMap<OutboxItem, Span>();
-
   // Head sampling: a sampled message gets a real PRODUCER span (with the
   // exchange→publish latency attribute) and its traceparent; every other one
   // carries a valid, unsampled traceparent (flags 00), which costs a string
@@ -315,7 +335,7 @@ export function buildMarketFeed(deps: MarketFeedDeps): MarketFeed {
           "upline.market": item.market,
         },
       });
-      spans.set(item, span);
+      item.span = span;
       return injectTraceContext(natsHeaders(), trace.setSpan(context.active(), span));
     }
     // Just the value: the publisher writes it in a pre-formatted header block.
@@ -323,10 +343,12 @@ export function buildMarketFeed(deps: MarketFeedDeps): MarketFeed {
   };
 
   const onAcked = (item: OutboxItem, duplicate: boolean) => {
+    if (wsPaused && (outbox as Outbox).buffered() <= resumeAt) resumeSockets();
     const t = now();
     const latency = t - item.exchangeTs;
-    const span = spans.get(item);
+    const span = item.span;
     if (span !== undefined) {
+      item.span = undefined;
       span.setAttribute(LATENCY_ATTR, latency);
       if (duplicate) span.setAttribute("upline.md.duplicate", true);
       span.end();
@@ -347,8 +369,10 @@ export function buildMarketFeed(deps: MarketFeedDeps): MarketFeed {
 
   const onFailed = (item: OutboxItem, err: unknown) => {
     c.publishFailures++;
-    const span = spans.get(item);
+    if (wsPaused) resumeSockets();
+    const span = item.span;
     if (span !== undefined) {
+      item.span = undefined;
       span.recordException(err as Error);
       span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.message ?? "failed" });
       span.end();
@@ -366,7 +390,14 @@ export function buildMarketFeed(deps: MarketFeedDeps): MarketFeed {
   };
 
   const offer = (m: MarketState, item: OutboxItem): boolean => {
-    if (outbox?.offer(item)) return true;
+    if (outbox?.offer(item)) {
+      if (!wsPaused && outbox.buffered() >= pauseAt && !outbox.failing()) {
+        wsPaused = true;
+        c.wsPauses++;
+        stream?.pause();
+      }
+      return true;
+    }
     c.dropped++;
     if (item.kind === "trade" && item.id !== undefined) m.seen.forget(item.id);
     if (item.kind === "orderbook") m.bookResnapshot = true;
@@ -378,11 +409,12 @@ export function buildMarketFeed(deps: MarketFeedDeps): MarketFeed {
     offer(m, {
       subject: m.subject.trade,
       msgId: `${m.market}:trade:${t.sequential_id}`,
-      data: JSON.stringify(t),
+      data: tradeJson(t),
       market: m.market,
       kind: "trade",
       id: t.sequential_id,
       exchangeTs: t.exchange_ts,
+      span: undefined,
       attempts: 0,
     });
 
@@ -416,6 +448,7 @@ export function buildMarketFeed(deps: MarketFeedDeps): MarketFeed {
           market: m.market,
           kind: e.type,
           exchangeTs: e.exchange_ts,
+          span: undefined,
           attempts: 0,
         });
       }

@@ -59,7 +59,11 @@ export const configSchema = z
       .default(30_000),
     FEED_MAX_IN_FLIGHT: env.int("JetStream publishes awaiting their ack", 1, 65_536).default(1024),
     FEED_BUFFER_MAX: env
-      .int("messages buffered while NATS is slow or unreachable; beyond it: a gap", 100, 10_000_000)
+      .int(
+        "messages held while NATS is slow or unreachable (waiting or awaiting their ack); beyond it: a gap",
+        100,
+        10_000_000,
+      )
       .default(100_000),
     FEED_PUBLISH_TIMEOUT_MS: env.int("ack timeout per publish", 100, 60_000).default(5_000),
     FEED_SEEN_PER_MARKET: env

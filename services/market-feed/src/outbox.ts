@@ -2,13 +2,16 @@
  * Between the WebSocket and JetStream: a bounded buffer of messages waiting to
  * be published and a bounded number of publishes awaiting their ack.
  *
- * A publish that is not acknowledged goes back to the front of the buffer and
- * is retried with the same `Nats-Msg-Id` (JetStream drops the copy if the
+ * A publish that is not acknowledged goes back to the front of the buffer (the
+ * failed ones in the order they were sent) and is retried with the same `Nats-Msg-Id` (JetStream drops the copy if the
  * first one was stored after all), after a short pause so an unreachable NATS
- * is not hammered. When the buffer is full, `offer` refuses: the caller drops
- * the message and records a gap instead of growing without bound.
+ * is not hammered. `maxBuffered` bounds everything the outbox holds — waiting
+ * and awaiting an ack — so a failed publish put back at the front never takes
+ * it over the bound. When it is full, `offer` refuses: the caller drops the
+ * message and records a gap instead of growing without bound.
  */
 import type { MsgHdrs } from "@nats-io/transport-node";
+import type { Span } from "@opentelemetry/api";
 import type { JsPublisher } from "@upline/shared";
 
 export interface OutboxItem {
@@ -20,14 +23,15 @@ export interface OutboxItem {
   /** Trades: the sequential_id. */
   readonly id?: string;
   readonly exchangeTs: number;
-  /** Built at publish time (trace context of the publish span). */
-  headers?: MsgHdrs;
+  /** The publish span of a sampled attempt (set by beforePublish, cleared when ended). */
+  span: Span | undefined;
   attempts: number;
 }
 
 export interface OutboxOptions {
   readonly publisher: JsPublisher;
   readonly maxInFlight: number;
+  /** Most messages held at once, waiting or awaiting their ack. */
   readonly maxBuffered: number;
   /**
    * Called right before each publish attempt; returns the headers (and may
@@ -44,7 +48,7 @@ export interface OutboxOptions {
 }
 
 export interface Outbox {
-  /** Queues a message; false when the buffer is full (the caller records a gap). */
+  /** Queues a message; false when `maxBuffered` are held (the caller records a gap). */
   readonly offer: (item: OutboxItem) => boolean;
   readonly buffered: () => number;
   readonly inFlight: () => number;
@@ -55,7 +59,7 @@ export interface Outbox {
   readonly close: () => void;
 }
 
-/** A double-ended queue on a growable ring buffer (shift/unshift in O(1)). */
+/** A FIFO queue on a growable ring buffer (push/shift in O(1)). */
 class Deque<T> {
   #buf: (T | undefined)[] = new Array(1024);
   #head = 0;
@@ -66,12 +70,6 @@ class Deque<T> {
   push(v: T): void {
     if (this.#size === this.#buf.length) this.#grow();
     this.#buf[(this.#head + this.#size) % this.#buf.length] = v;
-    this.#size++;
-  }
-  unshift(v: T): void {
-    if (this.#size === this.#buf.length) this.#grow();
-    this.#head = (this.#head - 1 + this.#buf.length) % this.#buf.length;
-    this.#buf[this.#head] = v;
     this.#size++;
   }
   shift(): T | undefined {
@@ -92,6 +90,10 @@ class Deque<T> {
 
 export function createOutbox(o: OutboxOptions): Outbox {
   const queue = new Deque<OutboxItem>();
+  // Failed publishes, in the order they failed (which is the order they were
+  // sent): they go out again before anything in `queue`.
+  const retries = new Deque<OutboxItem>();
+  const held = () => queue.size + retries.size + inFlight;
   let inFlight = 0;
   let failing = false;
   let pausedUntil = 0;
@@ -101,7 +103,7 @@ export function createOutbox(o: OutboxOptions): Outbox {
   const idleWaiters: (() => void)[] = [];
 
   const settleIdle = () => {
-    if (queue.size === 0 && inFlight === 0) for (const w of idleWaiters.splice(0)) w();
+    if (held() === 0) for (const w of idleWaiters.splice(0)) w();
   };
 
   const acked = (item: OutboxItem, duplicate: boolean) => {
@@ -125,8 +127,8 @@ export function createOutbox(o: OutboxOptions): Outbox {
     }
     failing = true;
     consecutiveFailures++;
-    // Back to the front: same message, same Nats-Msg-Id, tried again after a pause.
-    queue.unshift(item);
+    // Ahead of the waiting ones: same message, same Nats-Msg-Id, tried again after a pause.
+    retries.push(item);
     const pause = Math.min(2_000, 50 * 2 ** Math.min(consecutiveFailures, 6));
     pausedUntil = Math.max(pausedUntil, o.now() + pause);
     if (resumeTimer === undefined) {
@@ -143,8 +145,12 @@ export function createOutbox(o: OutboxOptions): Outbox {
     if (pausedUntil > o.now()) return;
     // `failing` is re-checked: a send that fails at once (connection closed)
     // calls back synchronously and puts its item back at the front.
-    while (inFlight < o.maxInFlight && queue.size > 0 && !(failing && pausedUntil > o.now())) {
-      const item = queue.shift() as OutboxItem;
+    while (
+      inFlight < o.maxInFlight &&
+      queue.size + retries.size > 0 &&
+      !(failing && pausedUntil > o.now())
+    ) {
+      const item = (retries.size > 0 ? retries.shift() : queue.shift()) as OutboxItem;
       inFlight++;
       item.attempts++;
       let headers: MsgHdrs | string;
@@ -170,16 +176,17 @@ export function createOutbox(o: OutboxOptions): Outbox {
 
   return {
     offer: (item) => {
-      if (closed || queue.size >= o.maxBuffered) return false;
+      // In flight counts: a failed publish comes back to be sent again.
+      if (closed || held() >= o.maxBuffered) return false;
       queue.push(item);
       if (inFlight < o.maxInFlight) pump();
       return true;
     },
-    buffered: () => queue.size,
+    buffered: () => queue.size + retries.size,
     inFlight: () => inFlight,
     failing: () => failing,
     flush: async (deadlineMs) => {
-      if (queue.size === 0 && inFlight === 0) return true;
+      if (held() === 0) return true;
       let timer: unknown;
       const done = await Promise.race([
         new Promise<boolean>((r) => idleWaiters.push(() => r(true))),

@@ -114,6 +114,52 @@ test("market-feed - every simulated trade is on stream MD exactly once through d
   );
 });
 
+test("market-feed - a burst beyond the outbox's pause mark pauses the sockets (backpressure) instead of dropping: no gap, every trade once", async () => {
+  const sim = await startSim({
+    port: 0,
+    seed: 12,
+    markets: MARKETS,
+    tradesPerTick: 50,
+    tradeLogLimit: 20_000,
+  });
+  cleanups.push(() => sim.stop());
+  const ns = uniqueNamespace("mfbp");
+  const subjects = await prepareStreams(nc, ns);
+  // One publish in flight: the WebSocket delivers far faster than the outbox
+  // drains. FEED_BUFFER_MAX 6000 → the sockets pause at 3000 buffered and
+  // resume at 750; at one publish per round trip a pause can outlast the
+  // minimum FEED_STALL_MS, which must not count as a stall (socket.int.test.ts
+  // proves that part with a fake clock).
+  const feed = run(
+    startFeed(
+      feedConfig(natsUrl, ns, sim, {
+        FEED_MAX_IN_FLIGHT: "1",
+        FEED_BUFFER_MAX: "6000",
+        FEED_STALL_MS: "500",
+      }),
+      nc,
+      subjects,
+    ),
+  );
+  await feed.start();
+  await eventually(() => feed.ready(), { message: "feed ready" });
+  // A trickle keeps the market live (no stall) around the burst.
+  const trickle = setInterval(() => sim.admin.tick(1), 200);
+  cleanups.push(async () => clearInterval(trickle));
+  sim.admin.tick(70); // 7 000 trades at once
+  await eventually(() => feed.stats().wsPauses > 0, { message: "sockets paused" });
+  await eventually(() => feed.stats().published >= 7_000 && feed.stats().buffered === 0, {
+    timeoutMs: 30_000,
+    message: "the burst published",
+  });
+  const st = feed.stats();
+  clearInterval(trickle);
+  assert.equal(st.dropped, 0);
+  assert.equal(st.gaps, 0);
+  assert.equal(st.reconnects, 0, "a paused socket is not a stalled one");
+  await expectExactlyOnce(sim, subjects);
+});
+
 test("market-feed - two feed instances side by side still put every trade on the stream once", async () => {
   const { sim, subjects, ns } = await setup();
   const config = feedConfig(natsUrl, ns, sim);

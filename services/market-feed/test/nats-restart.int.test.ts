@@ -44,7 +44,10 @@ test("market-feed - NATS stopped and restarted mid-run: the feed buffers within 
   // Far more than the buffer holds: the feed must drop, not grow, and remember the gap.
   sim.admin.tick(300);
   await eventually(() => feed.stats().dropped > 0, { message: "buffer bounded" });
-  assert.ok(feed.stats().buffered <= 200, `buffered ${feed.stats().buffered}`);
+  // Publishes in flight when NATS went away come back into the buffer: the
+  // bound covers both.
+  const held = feed.stats().buffered + feed.stats().inFlight;
+  assert.ok(held <= 200, `held ${held}`);
   await nats.resume();
   sim.admin.tick(20);
 

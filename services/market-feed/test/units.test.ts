@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createSeenIds, isReady, marketHealth } from "../src/index.ts";
+import type { PubAck } from "@nats-io/jetstream";
+import { type JsPublishCallback, type JsPublisher, UplineError } from "@upline/shared";
+import {
+  createOutbox,
+  createSeenIds,
+  isReady,
+  marketHealth,
+  type OutboxItem,
+} from "../src/index.ts";
 
 test("dedup - a repeated sequential_id is refused; the oldest ids are forgotten beyond capacity", () => {
   const seen = createSeenIds(3);
@@ -74,4 +82,62 @@ test("dedup - same answers as an insertion-ordered set under random adds, forget
       assert.equal(seen.size(), ref.size);
     }
   }
+});
+
+test("outbox - publishes that fail come back to the front and never take it over maxBuffered", () => {
+  // The publisher answers only when told: every send is held until it fails.
+  const sends: { msgId: string; done: JsPublishCallback }[] = [];
+  const publisher: JsPublisher = {
+    publish: () => Promise.reject(new Error("not used")),
+    send: (_subject, _data, options, done) => {
+      sends.push({ msgId: options?.msgId ?? "", done });
+    },
+    outstanding: () => sends.length,
+    close: async () => {},
+  };
+  const timers: (() => void)[] = [];
+  const outbox = createOutbox({
+    publisher,
+    maxInFlight: 4,
+    maxBuffered: 10,
+    beforePublish: () => "00-00000000000000000000000000000001-0000000000000001-00",
+    onAcked: () => {},
+    onFailed: () => {},
+    onRecovered: () => {},
+    now: () => 0,
+    setTimeout: (fn) => timers.push(fn),
+    clearTimeout: () => {},
+  });
+  const item = (i: number): OutboxItem => ({
+    subject: "md.v1.upbit.trade.KRW-BTC",
+    msgId: `m${i}`,
+    data: "{}",
+    market: "KRW-BTC",
+    kind: "trade",
+    exchangeTs: 0,
+    span: undefined,
+    attempts: 0,
+  });
+  let accepted = 0;
+  for (let i = 0; i < 20; i++) if (outbox.offer(item(i))) accepted++;
+  assert.equal(accepted, 10, "4 in flight + 6 waiting, then refused");
+  assert.deepEqual([outbox.inFlight(), outbox.buffered()], [4, 6]);
+
+  // NATS goes away: all four in-flight publishes fail and come back to the front.
+  const failing = sends.splice(0);
+  for (const s of failing) s.done(new UplineError("PUBLISH_NOT_ACKED", "gone"), undefined);
+  assert.deepEqual([outbox.inFlight(), outbox.buffered()], [0, 10], "held stays at the bound");
+  assert.equal(outbox.offer(item(99)), false, "still full");
+  assert.equal(outbox.failing(), true);
+
+  // After the pause, the same messages go out first, in the order they were sent.
+  for (const fire of timers.splice(0)) fire();
+  assert.deepEqual(
+    sends.map((s) => s.msgId),
+    failing.map((s) => s.msgId),
+  );
+  const ack = { stream: "MD", seq: 1, duplicate: false } as PubAck;
+  for (const s of sends.splice(0)) s.done(undefined, ack);
+  assert.equal(outbox.failing(), false);
+  assert.deepEqual([outbox.inFlight(), outbox.buffered()], [4, 2], "the next four went out");
 });
