@@ -13,13 +13,13 @@ import {
   verify,
 } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import { Worker } from "node:worker_threads";
 import { connectBus, createLogger, createSubjects, ensureStreams } from "@upline/shared";
 import {
   type BenchRow,
   emitBench,
   measureLatency,
   startNats,
+  startThread,
   uniqueNamespace,
 } from "@upline/testkit";
 import { compactVerify } from "jose";
@@ -44,26 +44,13 @@ dirs.writeCallers([
   },
 ]);
 
-const worker = new Worker(new URL("./worker.ts", import.meta.url), {
-  workerData: {
-    natsUrl: nats.url,
-    namespace,
-    keysDir: dirs.keysDir,
-    callersFile: dirs.callersFile,
-  },
+const worker = startThread(new URL("./worker.ts", import.meta.url), {
+  natsUrl: nats.url,
+  namespace,
+  keysDir: dirs.keysDir,
+  callersFile: dirs.callersFile,
 });
-const fromWorker = (key: string) =>
-  new Promise<Record<string, unknown>>((resolve, reject) => {
-    const on = (m: Record<string, unknown>) => {
-      if (key in m) {
-        worker.off("message", on);
-        resolve(m);
-      }
-    };
-    worker.on("message", on);
-    worker.once("error", reject);
-  });
-await fromWorker("ready");
+await worker.from("ready");
 
 const logger = createLogger({ service: "signer-bench", level: "silent" });
 const nc = await connectBus({ NATS_URL: nats.url }, { name: "signer-bench-client", logger });
@@ -95,37 +82,44 @@ const signOp = () =>
 const echoPayload = JSON.stringify({ jws: "x".repeat(620) });
 const echoOp = () => nc.request(`${namespace}.bench.echo`, echoPayload, { timeout: 5_000 });
 
+// Phases to run (short runs while profiling): SIGNER_BENCH_PHASES=1,32,pipe,ed (default all).
+const phases = new Set((process.env.SIGNER_BENCH_PHASES ?? "1,32,pipe,ed").split(","));
+const worked = async (op: () => Promise<unknown>, total: number, concurrency: number) => {
+  const warmup = Math.min(1000, total / 10);
+  const phase = worker.use();
+  const r = await measureLatency(op, { total, concurrency, warmup });
+  const { elu, cpuUs } = await phase();
+  // The worker's own CPU time over warm-up + measured ops: µs per op on one core.
+  const cpuPerOp = cpuUs / (total + warmup);
+  return { r, elu, cpuPerOp, perCore: Math.round(1e6 / cpuPerOp) };
+};
+
 for (const concurrency of [1, 32]) {
-  const total = concurrency === 1 ? 4_000 : 16_000;
-  worker.postMessage("elu-start");
-  const echo = await measureLatency(echoOp, { total, concurrency });
-  worker.postMessage("elu-stop");
-  const echoElu = ((await fromWorker("elu")) as { elu: number }).elu;
+  if (!phases.has(String(concurrency))) continue;
+  const total = Number(process.env.SIGNER_BENCH_TOTAL ?? (concurrency === 1 ? 4_000 : 16_000));
+  const echo = await worked(echoOp, total, concurrency);
   rows.push({
     suite: SUITE,
     kind: "baseline",
     name: `bare NATS request-reply echo, ${concurrency} concurrent`,
-    ...echo,
-    cpu_pct: Math.round(echoElu * 100),
-    notes: `responder thread busy ${Math.round(echoElu * 100)}% → ≈${Math.round(echo.ops_per_s / echoElu)} echoes/s per core`,
+    ...echo.r,
+    cpu_pct: Math.round(echo.elu * 100),
+    notes: `responder thread CPU ${echo.cpuPerOp.toFixed(1)} µs/echo → ≈${echo.perCore} echoes/s per core (busy ${Math.round(echo.elu * 100)}%)`,
   });
-  worker.postMessage("elu-start");
-  const signed = await measureLatency(signOp, { total, concurrency });
-  worker.postMessage("elu-stop");
-  const { elu } = (await fromWorker("elu")) as { elu: number };
+  const signed = await worked(signOp, total, concurrency);
   rows.push({
     suite: SUITE,
     kind: "ours",
     name: `signer sign (HS256 session-MAC caller JWS, policy, HS512, sealed reply, acked audit), ${concurrency} concurrent`,
-    ...signed,
-    cpu_pct: Math.round(elu * 100),
-    notes: `signer thread busy ${Math.round(elu * 100)}% → ≈${Math.round(signed.ops_per_s / elu)} signs/s per core; p50 - echo p50 = ${signed.p50_us - echo.p50_us} µs`,
+    ...signed.r,
+    cpu_pct: Math.round(signed.elu * 100),
+    notes: `signer thread CPU ${signed.cpuPerOp.toFixed(1)} µs/sign → ≈${signed.perCore} signs/s per core (busy ${Math.round(signed.elu * 100)}%); p50 - echo p50 = ${signed.r.p50_us - echo.r.p50_us} µs`,
   });
 }
 
 // The signing pipeline without NATS request-reply (HS256 verify, claims, replay, policy,
 // canonical body, Upbit JWT, seal, audit publish with acks collected): the CPU cost per sign.
-{
+if (phases.has("pipe")) {
   const pipeSubjects = createSubjects(uniqueNamespace());
   await ensureStreams(nc, pipeSubjects);
   const pipe = buildSigner({
@@ -182,6 +176,7 @@ for (const concurrency of [1, 32]) {
     };
   });
   const t = performance.now();
+  const cpu0 = process.threadCpuUsage();
   // 32 at a time, like the 32-caller run: their audit publishes leave in one socket write.
   for (let i = 0; i < N; i++) {
     const p = pipe.handlers.sign(reqs[i] as { jws: string });
@@ -191,55 +186,58 @@ for (const concurrency of [1, 32]) {
       while ((pipe.detail().audit_in_flight as number) > 1024)
         await new Promise((r) => setImmediate(r));
   }
+  while ((pipe.detail().audit_in_flight as number) > 0) await new Promise((r) => setImmediate(r));
+  const cpu = process.threadCpuUsage(cpu0);
   rows.push({
     suite: SUITE,
     kind: "ours",
     name: "signer pipeline in-process, 32 per tick (no request-reply round trip), one thread",
     ops_per_s: Math.round(N / ((performance.now() - t) / 1000)),
+    notes: `${((cpu.user + cpu.system) / N).toFixed(1)} µs thread CPU per sign (audit publish + ack included)`,
   });
   await pipe.stop();
 }
 
 // Caller verification alone: why the signer verifies Ed25519 with node:crypto, not jose.
-const { privateKey, publicKey } = {
-  privateKey: exec.privateKey,
-  publicKey: createPublicKey({ key: exec.publicJwk, format: "jwk" }),
-};
-const header = Buffer.from('{"alg":"EdDSA"}').toString("base64url");
-const payload = Buffer.from(
-  JSON.stringify({ iss: "order-exec", jti: randomUUID(), body }),
-).toString("base64url");
-const jws = `${header}.${payload}.${edSign(null, Buffer.from(`${header}.${payload}`), privateKey).toString("base64url")}`;
-const N = 5_000;
-let t0 = performance.now();
-for (let i = 0; i < N; i++) await compactVerify(jws, publicKey);
-rows.push({
-  suite: SUITE,
-  kind: "peer",
-  name: "Ed25519 verify, jose compactVerify",
-  ops_per_s: Math.round(N / ((performance.now() - t0) / 1000)),
-});
-t0 = performance.now();
-for (let i = 0; i < N; i++) {
-  const dot = jws.lastIndexOf(".");
-  verify(
-    null,
-    Buffer.from(jws.slice(0, dot)),
-    publicKey,
-    Buffer.from(jws.slice(dot + 1), "base64url"),
-  );
+if (phases.has("ed")) {
+  const { privateKey, publicKey } = {
+    privateKey: exec.privateKey,
+    publicKey: createPublicKey({ key: exec.publicJwk, format: "jwk" }),
+  };
+  const header = Buffer.from('{"alg":"EdDSA"}').toString("base64url");
+  const payload = Buffer.from(
+    JSON.stringify({ iss: "order-exec", jti: randomUUID(), body }),
+  ).toString("base64url");
+  const jws = `${header}.${payload}.${edSign(null, Buffer.from(`${header}.${payload}`), privateKey).toString("base64url")}`;
+  const N = 5_000;
+  let t0 = performance.now();
+  for (let i = 0; i < N; i++) await compactVerify(jws, publicKey);
+  rows.push({
+    suite: SUITE,
+    kind: "peer",
+    name: "Ed25519 verify, jose compactVerify",
+    ops_per_s: Math.round(N / ((performance.now() - t0) / 1000)),
+  });
+  t0 = performance.now();
+  for (let i = 0; i < N; i++) {
+    const dot = jws.lastIndexOf(".");
+    verify(
+      null,
+      Buffer.from(jws.slice(0, dot)),
+      publicKey,
+      Buffer.from(jws.slice(dot + 1), "base64url"),
+    );
+  }
+  rows.push({
+    suite: SUITE,
+    kind: "baseline",
+    name: "Ed25519 verify, node:crypto on the compact form",
+    ops_per_s: Math.round(N / ((performance.now() - t0) / 1000)),
+  });
 }
-rows.push({
-  suite: SUITE,
-  kind: "baseline",
-  name: "Ed25519 verify, node:crypto on the compact form",
-  ops_per_s: Math.round(N / ((performance.now() - t0) / 1000)),
-});
 
 emitBench(rows);
-worker.postMessage("stop");
-await fromWorker("stopped");
-await worker.terminate();
+await worker.stop();
 await nc.drain();
 await nats.stop();
 dirs.cleanup();

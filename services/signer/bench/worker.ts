@@ -1,7 +1,7 @@
 /** The signer (and a bare echo responder) on a thread of its own, for signer.bench.ts. */
-import { performance } from "node:perf_hooks";
-import { parentPort, workerData } from "node:worker_threads";
+import { workerData } from "node:worker_threads";
 import { connectBus, createLogger, createSubjects, ensureStreams } from "@upline/shared";
+import { serveThreadControl } from "@upline/testkit";
 import { buildSigner } from "../src/index.ts";
 
 const data = workerData as {
@@ -37,15 +37,7 @@ nc.subscribe(`${data.namespace}.bench.echo`, {
 });
 await nc.flush();
 
-let elu = performance.eventLoopUtilization();
-parentPort?.on("message", async (msg: string) => {
-  if (msg === "elu-start") elu = performance.eventLoopUtilization();
-  else if (msg === "elu-stop")
-    parentPort?.postMessage({ elu: performance.eventLoopUtilization(elu).utilization });
-  else if (msg === "stop") {
-    await signer.stop();
-    await nc.drain();
-    parentPort?.postMessage({ stopped: true });
-  }
+serveThreadControl(async () => {
+  await signer.stop();
+  await nc.drain();
 });
-parentPort?.postMessage({ ready: true });

@@ -44,10 +44,10 @@ import {
   checkTimes,
   parseClaims,
   parseCompactJws,
+  parseSignClaims,
   ReplayCache,
   SessionClaims,
   SessionKeyClaims,
-  SignClaims,
   verifyEd25519,
   verifyHs256,
 } from "./request.ts";
@@ -169,7 +169,11 @@ export function buildSigner(deps: SignerDeps): Signer {
       : undefined;
   const publisher =
     deps.audit ?? createFastAuditPublisher(jsp as JsPublisher, subjects, "signer", clock);
-  const audit = createAuditSink(publisher, { maxInFlight: settings.auditMaxInFlight, logger: log });
+  const audit = createAuditSink(publisher, {
+    maxInFlight: settings.auditMaxInFlight,
+    logger: log,
+    ...(jsp === undefined ? {} : { direct: { jsp, subjects, clock } }),
+  });
   const keys = new KeyStore(settings.rotationGraceMs);
   const replay = new ReplayCache();
   const sessions = new SessionStore();
@@ -356,8 +360,10 @@ export function buildSigner(deps: SignerDeps): Signer {
       const v = verifyCaller(req.jws, now, true);
       const caller = v.caller;
       data.caller = caller.id;
-      const c = parseClaims(SignClaims, v.payload);
-      Object.assign(data, { key_id: c.key_id, method: c.method, path: c.path });
+      const c = parseSignClaims(v.payload);
+      data.key_id = c.key_id;
+      data.method = c.method;
+      data.path = c.path;
       if (v.session !== undefined && v.session.sid !== c.sid)
         throw deny("SIGNER_BAD_SIGNATURE", "kid and sid differ");
       checkTimes(c, now);
@@ -406,12 +412,9 @@ export function buildSigner(deps: SignerDeps): Signer {
         "signer.caller": caller.id,
         "signer.key_id": c.key_id,
       });
-      audit.record({
-        kind: "sign",
-        outcome: "ok",
-        actor: caller.id,
-        data: { ...data, decision: "granted", code: null },
-      });
+      data.decision = "granted";
+      data.code = null;
+      audit.record({ kind: "sign", outcome: "ok", actor: caller.id, data });
       return { replica: replicaId, sealed };
     } catch (err) {
       denied("sign", err, data);
@@ -422,6 +425,7 @@ export function buildSigner(deps: SignerDeps): Signer {
   const sign = async (req: SignRequest): Promise<SignReply> => signNow(req);
 
   const tracer = trace.getTracer("@upline/signer");
+  const replicaJson = JSON.stringify(replicaId);
   const replyError = (msg: Msg, err: unknown) => {
     const typed =
       err instanceof UplineError
@@ -443,7 +447,7 @@ export function buildSigner(deps: SignerDeps): Signer {
         );
       const reply = signNow(decodeSignRequest(msg.data));
       // Both fields are ours (replica id, base64url): no escaping needed beyond JSON.stringify.
-      msg.respond(`{"replica":${JSON.stringify(reply.replica)},"sealed":"${reply.sealed}"}`);
+      msg.respond(`{"replica":${replicaJson},"sealed":"${reply.sealed}"}`);
       return undefined;
     } catch (err) {
       return replyError(msg, err).code;

@@ -6,7 +6,7 @@
  * `key[]` repeats its key; comma lists stay one raw value. POST: JSON body keys
  * in body order, nulls dropped, arrays as repeated keys.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { deny } from "./errors.ts";
 
 export type ParamPair = readonly [string, string];
@@ -89,10 +89,10 @@ function scalar(key: string, v: unknown): string {
 
 /** Lower-case hex SHA-512, as Upbit's query_hash. */
 export function queryHash(hashed: string): string {
-  return createHash("sha512").update(hashed, "utf8").digest("hex");
+  return hash("sha512", hashed, "hex");
 }
 
 /** A short, non-reversible digest of the canonical params for audit events. */
 export function paramsDigest(hashed: string): string {
-  return createHash("sha256").update(hashed, "utf8").digest("hex").slice(0, 32);
+  return hash("sha256", hashed, "hex").slice(0, 32);
 }

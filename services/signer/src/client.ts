@@ -12,8 +12,17 @@ import {
   randomBytes,
   randomUUID,
 } from "node:crypto";
-import type { NatsConnection } from "@nats-io/transport-node";
 import {
+  createInbox,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  headers as natsHeaders,
+  type Subscription,
+} from "@nats-io/transport-node";
+import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import {
+  busError,
   decodeMessage,
   ERROR_HEADER,
   injectTraceContext,
@@ -82,6 +91,123 @@ interface Sessions {
 
 const HEADER = Buffer.from(JSON.stringify({ alg: "EdDSA" })).toString("base64url");
 
+const hasOwn = Object.prototype.hasOwnProperty;
+const codePoints = (v: string) => [...v].length;
+
+/** {@link SignReply} by hand (true exactly when the schema accepts; see hand-checks.test.ts). */
+export function isSignReply(v: unknown): v is SignReply {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
+  const r = v as Record<string, unknown>;
+  let n = 0;
+  for (const k in r) {
+    if (!hasOwn.call(r, k) || (k !== "replica" && k !== "sealed")) return false;
+    n++;
+  }
+  return (
+    n === 2 &&
+    typeof r.replica === "string" &&
+    r.replica.length >= 1 &&
+    (r.replica.length <= 64 || codePoints(r.replica) <= 64) &&
+    typeof r.sealed === "string" &&
+    r.sealed.length >= 1
+  );
+}
+
+const GRANT_KEYS = new Set(["authorization", "query", "url_query", "body"]);
+/** {@link SignGrant} by hand (true exactly when the schema accepts; see hand-checks.test.ts). */
+export function isSignGrant(v: unknown): v is SignGrant {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
+  const g = v as Record<string, unknown>;
+  for (const k in g) {
+    if (!hasOwn.call(g, k) || !GRANT_KEYS.has(k)) return false;
+    if (typeof g[k] !== "string") return false;
+  }
+  return typeof g.authorization === "string" && g.authorization.length >= 1;
+}
+
+const decoder = new TextDecoder();
+const NO_TRACE = "0".repeat(32);
+const tracer = trace.getTracer("@upline/signer");
+
+/**
+ * Request-reply for `signer.v1.sign` without nats.js's per-request objects
+ * (request, timer, stack-capturing error): one wildcard inbox subscription,
+ * a map of pending replies, one sweeper for timeouts. Errors are the same
+ * typed errors as `request()` (BUS_TIMEOUT, BUS_NO_RESPONDERS, BUS_UNAVAILABLE,
+ * the signer's own code from the error header).
+ */
+function createRequester(nc: NatsConnection, timeoutMs: number) {
+  interface Pending {
+    readonly resolve: (m: Msg) => void;
+    readonly reject: (e: UplineError) => void;
+    readonly deadline: number;
+    readonly subject: string;
+  }
+  const prefix = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+  const pending = new Map<number, Pending>();
+  let next = 0;
+  let sub: Subscription | undefined;
+  let sweeper: NodeJS.Timeout | undefined;
+
+  const failAll = (err: () => UplineError) => {
+    for (const [id, p] of pending) {
+      pending.delete(id);
+      p.reject(err());
+    }
+  };
+  const onReply = (m: Msg) => {
+    const id = Number(m.subject.slice(prefix.length + 1));
+    const p = pending.get(id);
+    if (p === undefined) return; // timed out already
+    pending.delete(id);
+    if (m.headers?.code === 503) {
+      p.reject(
+        new UplineError("BUS_NO_RESPONDERS", `request ${p.subject}: no service is listening`),
+      );
+      return;
+    }
+    p.resolve(m);
+  };
+  const listen = () => {
+    if (sub !== undefined && !sub.isClosed()) return;
+    sub = nc.subscribe(`${prefix}.*`, { callback: (_e, m) => onReply(m) });
+    clearInterval(sweeper);
+    sweeper = setInterval(
+      () => {
+        const now = Date.now();
+        // Insertion order is deadline order: stop at the first live entry.
+        for (const [id, p] of pending) {
+          if (p.deadline > now) break;
+          pending.delete(id);
+          p.reject(new UplineError("BUS_TIMEOUT", `request ${p.subject}: timed out`));
+        }
+        if (nc.isClosed()) {
+          failAll(() => new UplineError("BUS_UNAVAILABLE", "the connection is closed"));
+          clearInterval(sweeper);
+        }
+      },
+      Math.max(10, Math.min(250, timeoutMs / 4)),
+    );
+    sweeper.unref();
+    void nc
+      .closed()
+      .then(() => failAll(() => new UplineError("BUS_UNAVAILABLE", "the connection is closed")));
+  };
+
+  return (subject: string, body: string, headers: MsgHdrs | undefined): Promise<Msg> =>
+    new Promise<Msg>((resolve, reject) => {
+      try {
+        listen();
+        const id = next++;
+        pending.set(id, { resolve, reject, deadline: Date.now() + timeoutMs, subject });
+        const reply = `${prefix}.${id}`;
+        nc.publish(subject, body, headers === undefined ? { reply } : { reply, headers });
+      } catch (err) {
+        reject(busError(err, `request ${subject}`));
+      }
+    });
+}
+
 export function createSignerClient(options: SignerClientOptions): SignerClient {
   const { nc, subjects, callerId } = options;
   const clock = options.clock ?? Date.now;
@@ -108,15 +234,6 @@ export function createSignerClient(options: SignerClientOptions): SignerClient {
     const { payload, jti } = claimsOf(claims);
     const input = `${HEADER}.${payload}`;
     return { jws: `${input}.${edSign(null, Buffer.from(input), key).toString("base64url")}`, jti };
-  };
-
-  const macJws = (s: Sessions, claims: Record<string, unknown>) => {
-    const { payload, jti } = claimsOf(claims);
-    const input = `${s.macHeader}.${payload}`;
-    return {
-      jws: `${input}.${createHmac("sha256", s.macKey).update(input).digest("base64url")}`,
-      jti,
-    };
   };
 
   /** Broadcasts an EdDSA-signed session message; the replies of every replica that answered. */
@@ -213,32 +330,111 @@ export function createSignerClient(options: SignerClientOptions): SignerClient {
     return current;
   };
 
-  const signOnce = async (args: SignArgs, s: Sessions): Promise<SignGrant> => {
-    const { jws: text, jti } = (macRequests ? (c: Record<string, unknown>) => macJws(s, c) : jws)({
+  const requestSign = createRequester(nc, options.timeoutMs ?? 5_000);
+
+  /** The sign request's JWS, built in one pass (claims in a fixed order). */
+  const signJws = (args: SignArgs, s: Sessions): { jws: string; jti: string } => {
+    const iat = Math.floor(clock() / 1000);
+    const jti = randomUUID();
+    const claims = {
+      iss: callerId,
+      jti,
+      iat,
+      exp: iat + lifetime,
       typ: "sign",
       sid: s.sid,
       key_id: args.keyId,
-      ...(args.keyVersion === undefined ? {} : { key_version: args.keyVersion }),
+      key_version: args.keyVersion,
       method: args.method,
       path: args.path,
-      ...(args.params === undefined ? {} : { params: args.params }),
-      ...(args.body === undefined ? {} : { body: args.body }),
-    });
-    const reply = await request(
-      nc,
-      subjects.signer.sign,
-      SignRequest,
-      SignReply,
-      { jws: text },
-      {
-        ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-        name: "signer.sign",
+      params: args.params,
+      body: args.body,
+    };
+    // JSON.stringify leaves out the undefined fields.
+    const payload = Buffer.from(JSON.stringify(claims)).toString("base64url");
+    if (!macRequests) {
+      const input = `${HEADER}.${payload}`;
+      return {
+        jws: `${input}.${edSign(null, Buffer.from(input), key).toString("base64url")}`,
+        jti,
+      };
+    }
+    const input = `${s.macHeader}.${payload}`;
+    return {
+      jws: `${input}.${createHmac("sha256", s.macKey).update(input).digest("base64url")}`,
+      jti,
+    };
+  };
+
+  const wireError = (code: string, data: Uint8Array): UplineError => {
+    let message = code;
+    try {
+      const wire = JSON.parse(decoder.decode(data)) as { message?: unknown };
+      if (typeof wire.message === "string") message = wire.message;
+    } catch {}
+    return UplineError.fromWire({ code, message });
+  };
+  const parsed = (data: Uint8Array): unknown => {
+    try {
+      return JSON.parse(decoder.decode(data));
+    } catch {
+      return undefined;
+    }
+  };
+  const grantOf = (k: KeyObject, sealed: string, jti: string): SignGrant => {
+    const grant: unknown = JSON.parse(open(k, sealed, jti));
+    return isSignGrant(grant) ? grant : SignGrant.parse(grant);
+  };
+  const clientSpan = () =>
+    // A CLIENT span per request as with request(): a no-op unless a tracing SDK is set up.
+    tracer.startSpan("request signer.sign", {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        "messaging.system": "nats",
+        "messaging.destination.name": subjects.signer.sign,
       },
-    );
-    const k = s.keys.get(reply.replica);
-    if (k === undefined)
-      throw new UplineError("SIGNER_SESSION_UNKNOWN", `no session with replica ${reply.replica}`);
-    return SignGrant.parse(JSON.parse(open(k, reply.sealed, jti)));
+    });
+
+  /** One sign request on its own: `{jws}` → SignReply. */
+  const exchangeOne = async (s: Sessions, text: string, jti: string): Promise<SignGrant> => {
+    const span = clientSpan();
+    try {
+      // base64url and dots only: no JSON escaping needed.
+      const m = await requestSign(
+        subjects.signer.sign,
+        `{"jws":"${text}"}`,
+        // Trace context only when there is a trace (no empty header block per request).
+        span.spanContext().traceId === NO_TRACE
+          ? undefined
+          : injectTraceContext(natsHeaders(), trace.setSpan(context.active(), span)),
+      );
+      const code = m.headers?.get(ERROR_HEADER);
+      if (code) throw wireError(code, m.data);
+      const raw = parsed(m.data);
+      const reply = isSignReply(raw)
+        ? raw
+        : decodeMessage(SignReply, m.data, `reply from ${subjects.signer.sign}`);
+      const k = s.keys.get(reply.replica);
+      if (k === undefined)
+        throw new UplineError("SIGNER_SESSION_UNKNOWN", `no session with replica ${reply.replica}`);
+      return grantOf(k, reply.sealed, jti);
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as UplineError).code });
+      throw err;
+    } finally {
+      span.end();
+    }
+  };
+
+  const built = (args: SignArgs, s: Sessions) => {
+    const b = signJws(args, s);
+    if (b.jws.length > 16_384)
+      throw new UplineError("MESSAGE_INVALID", "sign request: the JWS exceeds 16384 characters");
+    return b;
+  };
+  const signOnce = (args: SignArgs, s: Sessions): Promise<SignGrant> => {
+    const b = built(args, s);
+    return exchangeOne(s, b.jws, b.jti);
   };
 
   return {
@@ -246,7 +442,11 @@ export function createSignerClient(options: SignerClientOptions): SignerClient {
       await sessionsNow(true);
     },
     sign: async (args) => {
-      const s = await sessionsNow(false);
+      // The common case without an await: the current sessions are good for a while yet.
+      const s =
+        current !== undefined && current.expiresAtMs - clock() > 30_000
+          ? current
+          : await sessionsNow(false);
       try {
         return await signOnce(args, s);
       } catch (err) {

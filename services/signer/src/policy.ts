@@ -5,7 +5,7 @@
 import type { TradingState } from "@upline/shared";
 import type { CallerPolicy } from "./callers.ts";
 import type { BodyValue, ParamPair } from "./canonical.ts";
-import { cmp, mul, parseDecimal } from "./decimal.ts";
+import { cmp, type Dec, mul, parseDecimal } from "./decimal.ts";
 import { deny } from "./errors.ts";
 import type { ExchangeKey } from "./keys.ts";
 
@@ -68,19 +68,19 @@ function checkTrading(intent: SignIntent, endpoint: string, trading: TradingStat
 
 function checkLimits(intent: SignIntent, caller: CallerPolicy): void {
   if (caller.markets !== undefined) {
-    const markets: string[] = [];
-    const pairs: (readonly [string, unknown])[] =
-      intent.body !== undefined ? Object.entries(intent.body) : [...(intent.params ?? [])];
-    for (const [k, v] of pairs) {
-      if (typeof v !== "string") continue;
-      if (k === "market" || k === "markets" || k === "markets[]") markets.push(...v.split(","));
-    }
-    for (const m of markets)
-      if (!caller.markets.has(m))
-        throw deny(
-          "SIGNER_PARAMS_OVER_LIMIT",
-          `market ${m.slice(0, 32)} is not in caller ${caller.id}'s allow-list`,
-        );
+    const allowed = caller.markets;
+    // Every market named by a `market`, `markets` or `markets[]` string (comma lists split).
+    const check = (k: string, v: unknown) => {
+      if (typeof v !== "string" || (k !== "market" && k !== "markets" && k !== "markets[]")) return;
+      for (const m of v.split(","))
+        if (!allowed.has(m))
+          throw deny(
+            "SIGNER_PARAMS_OVER_LIMIT",
+            `market ${m.slice(0, 32)} is not in caller ${caller.id}'s allow-list`,
+          );
+    };
+    if (intent.body !== undefined) for (const k in intent.body) check(k, intent.body[k]);
+    else for (const [k, v] of intent.params ?? []) check(k, v);
   }
   const endpoint = `${intent.method} ${intent.path}`;
   if (!NEW_ORDERS.has(endpoint) && endpoint !== "POST /v1/orders/cancel_and_new") return;
@@ -91,7 +91,7 @@ function checkLimits(intent: SignIntent, caller: CallerPolicy): void {
   let total = ordType === "limit" && price && volume ? mul(price, volume) : undefined;
   if (ordType === "price" || (ordType === "best" && field(intent, "side") === "bid")) total = price;
   if (caller.maxOrderTotal !== undefined) {
-    const max = parseDecimal(caller.maxOrderTotal);
+    const max = policyDecimal(caller.maxOrderTotal);
     if (total === undefined && volume === undefined)
       throw deny("SIGNER_PARAMS_OVER_LIMIT", "the order's total cannot be bounded");
     if (total !== undefined && max && cmp(total, max) > 0)
@@ -103,7 +103,7 @@ function checkLimits(intent: SignIntent, caller: CallerPolicy): void {
     (caller.maxOrderVolume !== undefined || caller.maxOrderTotal !== undefined)
   ) {
     const max =
-      caller.maxOrderVolume === undefined ? undefined : parseDecimal(caller.maxOrderVolume);
+      caller.maxOrderVolume === undefined ? undefined : policyDecimal(caller.maxOrderVolume);
     if (max === undefined)
       throw deny(
         "SIGNER_PARAMS_OVER_LIMIT",
@@ -112,6 +112,16 @@ function checkLimits(intent: SignIntent, caller: CallerPolicy): void {
     if (cmp(volume, max) > 0)
       throw deny("SIGNER_PARAMS_OVER_LIMIT", `order volume exceeds ${caller.maxOrderVolume}`);
   }
+}
+
+// The callers file's limits, parsed once per distinct text (a handful per file; bounded anyway).
+const limits = new Map<string, Dec | undefined>();
+function policyDecimal(text: string): Dec | undefined {
+  if (limits.has(text)) return limits.get(text);
+  if (limits.size >= 4096) limits.clear();
+  const d = parseDecimal(text);
+  limits.set(text, d);
+  return d;
 }
 
 function decimalField(intent: SignIntent, name: string) {

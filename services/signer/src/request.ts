@@ -28,9 +28,24 @@ export function parseCompactJws(jws: string): CompactJws {
   const s = jws.slice(b + 1);
   if (!B64URL.test(h) || !B64URL.test(p) || !B64URL.test(s))
     throw deny("SIGNER_BAD_SIGNATURE", "not a compact JWS");
-  const header = json(h);
+  const header = headerOf(h);
   const payload = json(p);
   return { header, payload, signingInput: jws.slice(0, b), signature: Buffer.from(s, "base64url") };
+}
+
+// A session's HS256 header segment is the same on every request: decode it once.
+// Read-only use (alg, kid, key names); bounded, cleared when full.
+const headers = new Map<string, Readonly<Record<string, unknown>>>();
+function headerOf(segment: string): Readonly<Record<string, unknown>> {
+  let header = headers.get(segment);
+  if (header === undefined) {
+    header = Object.freeze(json(segment));
+    if (segment.length <= 256) {
+      if (headers.size >= 1024) headers.clear();
+      headers.set(segment, header);
+    }
+  }
+  return header;
 }
 
 function json(segment: string): Record<string, unknown> {
@@ -107,6 +122,105 @@ export const SignClaims = z
   .refine((c) => c.body === undefined || c.method === "POST", "a body goes with POST only")
   .refine((c) => c.method !== "POST" || c.params === undefined, "POST takes a body, not params");
 export type SignClaims = z.infer<typeof SignClaims>;
+
+// ---------------------------------------------------------------- SignClaims by hand
+
+/**
+ * Length in code points, as zod (4.x) measures `.min`/`.max` on strings; a
+ * lone surrogate counts as one.
+ */
+function codePoints(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if ((c & 0xfc00) === 0xd800 && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n--;
+      i++;
+    }
+  }
+  return n;
+}
+function str(v: unknown, min: number, max: number): boolean {
+  if (typeof v !== "string") return false;
+  const units = v.length;
+  // A code point is one or two units: count only when the unit length is in doubt.
+  if (units < min || (units > max && codePoints(v) > max)) return false;
+  return units >= 2 * min || min === 0 || codePoints(v) >= min;
+}
+const int = (v: unknown, min: number): boolean => Number.isSafeInteger(v) && (v as number) >= min;
+const scalar = (v: unknown): boolean =>
+  typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v)) || str(v, 0, 4096);
+const METHODS = new Set(["GET", "POST", "DELETE", "WS"]);
+const PATH = /^\/[a-z0-9_/]{1,128}$/;
+const SIGN_KEYS = new Set([
+  "iss",
+  "jti",
+  "iat",
+  "exp",
+  "typ",
+  "sid",
+  "key_id",
+  "key_version",
+  "method",
+  "path",
+  "params",
+  "body",
+]);
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** The hot-path test of {@link SignClaims}: true exactly when the schema accepts (see hand-checks.test.ts). */
+export function isSignClaims(c: Readonly<Record<string, unknown>>): boolean {
+  for (const k in c) if (!hasOwn.call(c, k) || !SIGN_KEYS.has(k)) return false;
+  if (
+    !str(c.iss, 1, 64) ||
+    !str(c.jti, 8, 128) ||
+    !int(c.iat, 0) ||
+    !int(c.exp, 0) ||
+    c.typ !== "sign" ||
+    !str(c.sid, 16, 64) ||
+    !str(c.key_id, 1, 64) ||
+    (c.key_version !== undefined && !int(c.key_version, 1)) ||
+    typeof c.method !== "string" ||
+    !METHODS.has(c.method) ||
+    typeof c.path !== "string" ||
+    !PATH.test(c.path)
+  )
+    return false;
+  const { params, body } = c;
+  if (params !== undefined) {
+    if (!Array.isArray(params) || params.length > 256) return false;
+    for (const p of params)
+      if (!Array.isArray(p) || p.length !== 2 || !str(p[0], 0, 64) || !str(p[1], 0, 4096))
+        return false;
+  }
+  if (body !== undefined) {
+    if (body === null || typeof body !== "object" || Array.isArray(body)) return false;
+    // Stricter than the schema on one point: zod accepts an own `__proto__` key and drops it
+    // from its output (a field the caller sent would go unsigned); it is refused here.
+    if (hasOwn.call(body, "__proto__")) return false;
+    for (const k in body) {
+      const v = (body as Record<string, unknown>)[k];
+      if (v === null || scalar(v)) continue;
+      if (!Array.isArray(v) || v.length > 256) return false;
+      for (const e of v) if (!scalar(e)) return false;
+    }
+  }
+  if (params !== undefined && body !== undefined) return false;
+  if (body !== undefined && c.method !== "POST") return false;
+  if (c.method === "POST" && params !== undefined) return false;
+  return true;
+}
+
+/**
+ * {@link SignClaims} on the hot path: a hand-written check (no zod pass per
+ * request); zod runs only on a refusal, to name the fields in the error.
+ */
+export function parseSignClaims(payload: Readonly<Record<string, unknown>>): SignClaims {
+  if (isSignClaims(payload)) return payload as SignClaims;
+  parseClaims(SignClaims, payload);
+  // The schema accepted what the hand check refused (an own `__proto__` body key): still refused.
+  throw deny("SIGNER_PARAMS_INVALID", "bad claims: body: unsupported field name");
+}
 
 export const SessionClaims = z.strictObject({
   ...Base,

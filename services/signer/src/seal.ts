@@ -55,12 +55,14 @@ export function seal(key: KeyObject, plaintext: string, aad: string): string {
     ivPool = randomBytes(4092);
     ivAt = 0;
   }
-  const iv = Buffer.from(ivPool.subarray(ivAt, ivAt + 12));
+  // A view, not a copy: a spent pool is replaced, never overwritten.
+  const iv = ivPool.subarray(ivAt, ivAt + 12);
   ivAt += 12;
   const c = createCipheriv("aes-256-gcm", key, iv);
   c.setAAD(Buffer.from(aad));
-  const ct = Buffer.concat([c.update(plaintext, "utf8"), c.final()]);
-  return Buffer.concat([iv, ct, c.getAuthTag()]).toString("base64url");
+  const ct = c.update(plaintext, "utf8");
+  c.final(); // nothing more for GCM: it is a stream mode
+  return Buffer.concat([iv, ct, c.getAuthTag()], 28 + ct.length).toString("base64url");
 }
 
 /** Throws when the box was not sealed with this key and aad. */
@@ -70,7 +72,10 @@ export function open(key: KeyObject, sealed: string, aad: string): string {
   const d = createDecipheriv("aes-256-gcm", key, buf.subarray(0, 12));
   d.setAAD(Buffer.from(aad));
   d.setAuthTag(buf.subarray(buf.length - 16));
-  return Buffer.concat([d.update(buf.subarray(12, buf.length - 16)), d.final()]).toString("utf8");
+  const text = d.update(buf.subarray(12, buf.length - 16));
+  // final() checks the tag (throws on a mismatch); for GCM it adds no bytes.
+  const rest = d.final();
+  return (rest.length === 0 ? text : Buffer.concat([text, rest])).toString("utf8");
 }
 
 export interface Session {

@@ -25,16 +25,13 @@ export function createUpbitTokenSigner(alg: UpbitJwtAlg = "HS512"): UpbitTokenSi
   const hmac = HMAC[alg];
   return {
     sign: (secret, accessKey, hashed) => {
+      // The JSON of {access_key, nonce[, query_hash, query_hash_alg]}, written directly:
+      // a UUID and a hex digest need no escaping.
       const claims =
         hashed === undefined || hashed === ""
-          ? { access_key: accessKey, nonce: randomUUID() }
-          : {
-              access_key: accessKey,
-              nonce: randomUUID(),
-              query_hash: queryHash(hashed),
-              query_hash_alg: "SHA512",
-            };
-      const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
+          ? `{"access_key":${JSON.stringify(accessKey)},"nonce":"${randomUUID()}"}`
+          : `{"access_key":${JSON.stringify(accessKey)},"nonce":"${randomUUID()}","query_hash":"${queryHash(hashed)}","query_hash_alg":"SHA512"}`;
+      const input = `${header}.${Buffer.from(claims).toString("base64url")}`;
       const sig = createHmac(hmac, secret).update(input).digest("base64url");
       return `${input}.${sig}`;
     },

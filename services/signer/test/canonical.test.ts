@@ -87,3 +87,25 @@ test("signer - params that would change the query's structure are refused", () =
     code: "SIGNER_PARAMS_INVALID",
   });
 });
+
+test("signer - the token's claims are exactly the JSON of {access_key, nonce, query_hash, query_hash_alg}", async () => {
+  const ak = 'AK "quoted" \\ ☃ \u0001';
+  const token = createUpbitTokenSigner().sign(secret, ak, "a=1");
+  const claims = await verified(token);
+  const text = Buffer.from(token.split(".")[1] as string, "base64url").toString("utf8");
+  assert.equal(
+    text,
+    JSON.stringify({
+      access_key: ak,
+      nonce: claims.nonce,
+      query_hash: sha512("a=1"),
+      query_hash_alg: "SHA512",
+    }),
+  );
+  const bare = createUpbitTokenSigner().sign(secret, ak, undefined);
+  const bareClaims = await verified(bare);
+  assert.equal(
+    Buffer.from(bare.split(".")[1] as string, "base64url").toString("utf8"),
+    JSON.stringify({ access_key: ak, nonce: bareClaims.nonce }),
+  );
+});

@@ -5,6 +5,7 @@ import { after, before, describe, test } from "node:test";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
+  AuditEvent,
   connectBus,
   createLogger,
   createSubjects,
@@ -226,7 +227,8 @@ describe("signer over a real NATS", () => {
       },
     });
     await nc.flush();
-    await sign({ keyId: "main", method: "GET", path: "/v1/accounts" });
+    // Key main was revoked by an earlier test: a denial, traced and audited like a grant.
+    await sign({ keyId: "main", method: "GET", path: "/v1/accounts" }).catch(() => undefined);
     await eventually(() => seen.length === 1);
     tap.unsubscribe();
     const { jws } = JSON.parse(seen[0] as string) as { jws: string };
@@ -478,18 +480,59 @@ describe("signer over a real NATS", () => {
     );
   });
 
+  test("signer client - a request nobody answers is BUS_TIMEOUT", async () => {
+    const other = createSubjects(uniqueNamespace());
+    await ensureStreams(nc, other);
+    const s2 = buildSigner({
+      nc,
+      subjects: other,
+      logger,
+      settings: {
+        keysDir: dirs.keysDir,
+        callersFile: dirs.callersFile,
+        jwtAlg: "HS512",
+        rotationGraceMs: 60_000,
+        expiryWarnDays: 30,
+        sessionTtlMs: 600_000,
+        auditMaxInFlight: 1024,
+        watchFiles: false,
+      },
+    });
+    await s2.start();
+    const c2 = createSignerClient({
+      nc,
+      subjects: other,
+      callerId: "order-exec",
+      privateJwk: exec.privateJwk,
+      timeoutMs: 300,
+    });
+    await c2.connect();
+    const args = { keyId: "main", method: "GET", path: "/v1/accounts" } as const;
+    assert.ok((await c2.sign(args)).authorization.startsWith("Bearer "));
+    await s2.stop();
+    // The `>` spy of this suite is a subscriber of every subject, so the server never answers
+    // "no responders" here: the request goes unanswered and times out.
+    await assert.rejects(c2.sign(args), (e: unknown) => isUplineError(e, "BUS_TIMEOUT"));
+  });
+
   test("signer - every grant and denial is an audit event with its code", async () => {
     const audits = () =>
       recorded
         .filter((r) => r.subject.startsWith(subjects.audit.event("signer", "sign")))
-        .map(
-          (r) =>
-            JSON.parse(r.text.slice(r.text.indexOf("\n{") + 1)) as {
-              outcome: string;
-              data: Record<string, unknown>;
-            },
-        );
+        // Built by hand on the hot path (no zod per event): each must still be an AuditEvent.
+        .map((r) => AuditEvent.parse(JSON.parse(r.text.slice(r.text.indexOf("\n{") + 1))));
+    // A caller-chosen string that looks like a token is scrubbed from the event (hand-built events
+    // scrub only strings with whitespace or a dot: the only ones scrubSecrets can change).
+    const fakeToken = "Bearer eyJhbGciOiJ.eyJzdWIiOiJ4.c2lnbmF0dXJl";
+    await denied(
+      sign({ keyId: fakeToken, method: "GET", path: "/v1/accounts" }),
+      "SIGNER_KEY_NOT_ALLOWED",
+    );
     await eventually(() => audits().some((a) => a.data.code === "SIGNER_KEY_NOT_ALLOWED"));
+    await eventually(() =>
+      audits().some((a) => String(a.data.key_id).startsWith("Bearer [redacted]")),
+    );
+    assert.ok(!audits().some((a) => JSON.stringify(a).includes("eyJzdWIiOiJ4")));
     const codes = new Set(audits().map((a) => a.data.code));
     for (const code of [
       null,
@@ -504,6 +547,26 @@ describe("signer over a real NATS", () => {
     const grant = audits().find((a) => a.outcome === "ok" && a.data.path === "/v1/orders/closed");
     assert.equal(grant?.data.caller, "order-exec");
     assert.match(String(grant?.data.params_digest), /^[0-9a-f]{32}$/);
+  });
+
+  test("signer - a sign request carries its trace: client span, signer span and audit span share it", async () => {
+    // Key main was revoked by an earlier test: a denial, traced and audited like a grant.
+    await sign({ keyId: "main", method: "GET", path: "/v1/accounts" }).catch(() => undefined);
+    await eventually(() =>
+      exporter.getFinishedSpans().some((s) => s.name === "audit publish sign"),
+    );
+    const spans = exporter.getFinishedSpans();
+    const client = spans.findLast((s) => s.name === "request signer.sign");
+    assert.ok(client, "a CLIENT span per sign request");
+    const trace = client.spanContext().traceId;
+    const server = spans.find(
+      (s) => s.name === "handle signer.sign" && s.spanContext().traceId === trace,
+    );
+    assert.ok(server, "the signer's SERVER span continues the caller's trace");
+    assert.ok(
+      spans.some((s) => s.name === "audit publish sign" && s.spanContext().traceId === trace),
+      "the audit publish is in the same trace",
+    );
   });
 
   test("signer - leak test: no secret or issued token in logs, NATS traffic, audit events or spans", async () => {

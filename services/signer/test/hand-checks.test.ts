@@ -1,0 +1,293 @@
+/**
+ * The hand-written checks on the hot path agree with the zod schemas they
+ * replace: SignClaims (signer, untrusted input), SignReply and SignGrant
+ * (client). Hand-picked good and bad inputs, then seeded random mutations of
+ * good ones; for each, "hand check accepts" must equal "schema accepts".
+ * Also: the audit event JSON written by hand equals JSON.stringify's.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { isUplineError, SignGrant, SignReply } from "@upline/shared";
+import { eventJson } from "../src/audit-sink.ts";
+import { isSignGrant, isSignReply } from "../src/client.ts";
+import { isSignClaims, parseSignClaims, SignClaims } from "../src/request.ts";
+
+const base = {
+  iss: "order-exec",
+  jti: "0b9d2c52-7a4e-4c52-9a52-1f0c2a8b6e11",
+  iat: 1_800_000_000,
+  exp: 1_800_000_005,
+  typ: "sign",
+  sid: "AAAAAAAAAAAAAAAAAAAAAA",
+  key_id: "main",
+  method: "POST",
+  path: "/v1/orders",
+  body: {
+    market: "KRW-BTC",
+    side: "bid",
+    ord_type: "limit",
+    price: "95000000",
+    volume: "0.001",
+    identifier: null,
+    post_only: true,
+    n: 1.5,
+    "states[]": ["wait", "done"],
+  },
+};
+const get = {
+  ...base,
+  method: "GET",
+  path: "/v1/orders/closed",
+  body: undefined,
+  params: [
+    ["market", "KRW-BTC"],
+    ["states[]", "done"],
+    ["start_time", "2026-01-01T00:00:00+09:00"],
+  ],
+};
+const strip = (o: Record<string, unknown>) =>
+  JSON.parse(JSON.stringify(o)) as Record<string, unknown>;
+
+const emoji = "\u{1F600}";
+const good: Record<string, unknown>[] = [
+  strip(base),
+  strip(get),
+  strip({ ...get, params: [] }),
+  strip({ ...get, params: undefined, method: "WS", path: "/websocket/v1/private" }),
+  strip({ ...base, key_version: 2 }),
+  strip({ ...base, body: {} }),
+  strip({ ...base, iss: "x".repeat(64), jti: "j".repeat(128), sid: "s".repeat(64) }),
+  strip({ ...base, iss: emoji.repeat(64) }), // 64 code points, 128 units
+  strip({ ...base, jti: emoji.repeat(8) }), // 8 code points
+  strip({ ...base, body: { a: "v".repeat(4096), b: Array(256).fill(1) } }),
+  strip({ ...get, params: Array(256).fill(["k", "v"]) }),
+  strip({ ...get, params: [["k".repeat(64), "v".repeat(4096)]] }),
+  strip({ ...get, params: [["", ""]] }),
+  strip({ ...base, iat: 0, exp: 0 }),
+  { ...strip(base), iat: -0 },
+];
+const bad: Record<string, unknown>[] = [
+  strip({ ...base, extra: 1 }),
+  strip({ ...base, typ: "session" }),
+  strip({ ...base, iss: "" }),
+  strip({ ...base, iss: "x".repeat(65) }),
+  strip({ ...base, iss: emoji.repeat(65) }),
+  strip({ ...base, jti: "short" }),
+  strip({ ...base, jti: `${emoji.repeat(3)}a` }), // 7 code points, 7 units
+  strip({ ...base, jti: "j".repeat(129) }),
+  strip({ ...base, sid: "s".repeat(15) }),
+  strip({ ...base, sid: "s".repeat(65) }),
+  strip({ ...base, key_id: "" }),
+  strip({ ...base, key_version: 0 }),
+  strip({ ...base, key_version: 1.5 }),
+  strip({ ...base, key_version: "1" }),
+  strip({ ...base, iat: -1 }),
+  strip({ ...base, iat: 1.5 }),
+  strip({ ...base, iat: 2 ** 60 }),
+  strip({ ...base, exp: "1" }),
+  { ...strip(base), exp: Number.POSITIVE_INFINITY },
+  strip({ ...base, method: "PUT" }),
+  strip({ ...base, path: "/v1/Orders" }),
+  strip({ ...base, path: "v1/orders" }),
+  strip({ ...base, path: `/${"a".repeat(129)}` }),
+  strip({ ...base, path: "/v1/orders?x=1" }),
+  strip({ ...base, method: "GET" }), // a body with GET
+  strip({ ...get, method: "POST", path: "/v1/orders" }), // params with POST
+  strip({ ...base, params: [] }), // both
+  strip({ ...get, params: [["k"]] }),
+  strip({ ...get, params: [["k", "v", "w"]] }),
+  strip({ ...get, params: [["k", 1]] }),
+  strip({ ...get, params: [["k".repeat(65), "v"]] }),
+  strip({ ...get, params: [["k", "v".repeat(4097)]] }),
+  strip({ ...get, params: Array(257).fill(["k", "v"]) }),
+  strip({ ...get, params: { market: "KRW-BTC" } }),
+  strip({ ...base, body: [] }),
+  strip({ ...base, body: "x" }),
+  strip({ ...base, body: null }),
+  strip({ ...base, body: { a: { nested: 1 } } }),
+  strip({ ...base, body: { a: [null] } }),
+  strip({ ...base, body: { a: [[1]] } }),
+  strip({ ...base, body: { a: Array(257).fill(1) } }),
+  strip({ ...base, body: { a: "v".repeat(4097) } }),
+  { ...strip(base), body: { a: Number.NaN } },
+  strip({ ...base, iss: undefined }),
+  strip({ ...base, sid: undefined }),
+  strip({ ...base, method: undefined }),
+];
+
+/** Deterministic PRNG (mulberry32), so a failure is reproducible. */
+function rng(seed: number) {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const samples: unknown[] = [
+  undefined,
+  null,
+  true,
+  0,
+  -1,
+  1.5,
+  2 ** 53,
+  "",
+  "x",
+  "s".repeat(16),
+  "s".repeat(65),
+  emoji.repeat(40),
+  [],
+  ["k", "v"],
+  [["k", "v"]],
+  {},
+  { a: 1 },
+  "GET",
+  "POST",
+  "/v1/orders",
+  "sign",
+];
+function mutate(o: Record<string, unknown>, r: () => number): Record<string, unknown> {
+  const c = structuredClone(o);
+  const keys = [...Object.keys(c), "extra", "params", "body", "key_version"];
+  const n = 1 + Math.floor(r() * 2);
+  for (let i = 0; i < n; i++) {
+    const k = keys[Math.floor(r() * keys.length)] as string;
+    const v = samples[Math.floor(r() * samples.length)];
+    if (v === undefined) delete c[k];
+    else c[k] = structuredClone(v);
+  }
+  return c;
+}
+
+test("signer - the hand check of sign claims agrees with the SignClaims schema", () => {
+  const check = (c: Record<string, unknown>, why: string) =>
+    assert.equal(isSignClaims(c), SignClaims.safeParse(c).success, `${why}: ${JSON.stringify(c)}`);
+  for (const c of good) {
+    assert.ok(SignClaims.safeParse(c).success, `schema accepts ${JSON.stringify(c)}`);
+    check(c, "good");
+  }
+  for (const c of bad) {
+    assert.ok(!SignClaims.safeParse(c).success, `schema refuses ${JSON.stringify(c)}`);
+    check(c, "bad");
+  }
+  const r = rng(4);
+  let accepted = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const c = mutate((r() < 0.5 ? good[0] : good[1]) as Record<string, unknown>, r);
+    check(c, `mutation ${i}`);
+    if (SignClaims.safeParse(c).success) accepted++;
+  }
+  assert.ok(accepted > 100, `the mutations also produce valid claims (${accepted})`);
+});
+
+test("signer - refused claims name the field; an own __proto__ body key is refused (zod would drop it)", () => {
+  assert.throws(
+    () => parseSignClaims(strip({ ...base, path: "/v1/Orders" })),
+    (e: unknown) => isUplineError(e, "SIGNER_PARAMS_INVALID") && /path/.test((e as Error).message),
+  );
+  const proto = JSON.parse(
+    JSON.stringify(base).replace('"market"', '"__proto__":"x","market"'),
+  ) as Record<string, unknown>;
+  assert.ok(Object.hasOwn(proto.body as object, "__proto__"));
+  assert.equal(isSignClaims(proto), false);
+  assert.throws(
+    () => parseSignClaims(proto),
+    (e: unknown) => isUplineError(e, "SIGNER_PARAMS_INVALID"),
+  );
+  assert.equal(parseSignClaims(good[0] as Record<string, unknown>), good[0]);
+});
+
+test("signer client - the hand checks of replies agree with SignReply and SignGrant", () => {
+  const replies: unknown[] = [
+    { replica: "r-1", sealed: "abc" },
+    { replica: "r".repeat(64), sealed: "a" },
+    { replica: emoji.repeat(64), sealed: "a" },
+    { replica: emoji.repeat(65), sealed: "a" },
+    { replica: "r".repeat(65), sealed: "a" },
+    { replica: "", sealed: "a" },
+    { replica: "r", sealed: "" },
+    { replica: "r" },
+    { sealed: "a" },
+    { replica: "r", sealed: "a", x: 1 },
+    { replica: 1, sealed: "a" },
+    JSON.parse('{"replica":"r","sealed":"a","__proto__":{}}'),
+    [],
+    null,
+    "x",
+  ];
+  for (const v of replies)
+    assert.equal(isSignReply(v), SignReply.safeParse(v).success, JSON.stringify(v));
+  const grants: unknown[] = [
+    { authorization: "Bearer x" },
+    { authorization: "Bearer x", query: "a=b", url_query: "a=b" },
+    { authorization: "Bearer x", body: "{}" },
+    { authorization: "Bearer x", query: "" },
+    { authorization: "" },
+    {},
+    { query: "a" },
+    { authorization: "Bearer x", query: 1 },
+    { authorization: "Bearer x", extra: "y" },
+    { authorization: 1 },
+    JSON.parse('{"authorization":"B","__proto__":"x"}'),
+    [],
+    null,
+  ];
+  for (const v of grants)
+    assert.equal(isSignGrant(v), SignGrant.safeParse(v).success, JSON.stringify(v));
+});
+
+test("signer - the hand-written audit event JSON is byte for byte JSON.stringify of the event", () => {
+  const strings = [
+    "",
+    "order-exec",
+    "main",
+    'a "quoted" key',
+    "back\\slash",
+    "tab\there",
+    "nul\u0000",
+    "\u001f\u007f",
+    "line\u2028sep",
+    "snow ☃ and 🚀",
+    "lone \ud800 high",
+    "lone \udc00 low",
+    "Bearer [redacted]",
+    "0123456789abcdef0123456789abcdef",
+  ];
+  const values: unknown[] = [
+    ...strings,
+    0,
+    -0,
+    1,
+    -7,
+    2 ** 53,
+    1.5,
+    1e21,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    true,
+    false,
+    null,
+    undefined,
+    ["a", 1],
+    { nested: "x" },
+  ];
+  const random = rng(4242);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+  for (let i = 0; i < 5_000; i++) {
+    const data: Record<string, unknown> = {};
+    const n = Math.floor(random() * 9);
+    for (let j = 0; j < n; j++) data[random() < 0.8 ? `k${j}` : pick(strings)] = pick(values);
+    const traceId = random() < 0.5 ? undefined : "4bf92f3577b34da6a3ce929d0e0e4736";
+    const actor = random() < 0.3 ? undefined : pick(strings);
+    const kind = pick(["sign", "session", "admin", "key"]);
+    const outcome = pick(["ok", "denied", "error"]);
+    const id = "019a8f4e-2b1c-7d3e-8f40-123456789abc";
+    const ts = "2026-11-21T23:40:00.123Z";
+    const event: Record<string, unknown> = { id, ts, service: "signer", kind, outcome };
+    if (traceId !== undefined) event.trace_id = traceId;
+    if (actor !== undefined) event.actor = actor;
+    event.data = data;
+    assert.equal(eventJson(id, ts, kind, outcome, traceId, actor, data), JSON.stringify(event));
+  }
+});
