@@ -39,10 +39,13 @@ import {
   UPBIT_GROUPS,
 } from "@upline/upbit";
 import { createClaims } from "./claims.ts";
+import { coalesceWrites } from "./coalesce.ts";
 import { createExecutor, type ExchangeCallSigner, type Executor } from "./exec.ts";
+import { fastOrderIntent } from "./intake.ts";
 import { createOrderEventPublisher } from "./order-events.ts";
 import { createPrivateFeed, type PrivateFeed } from "./private-feed.ts";
 import { createKvGovernorStore, type KvGovernorStore } from "./rate-store.ts";
+import { createRecovery, type Recovery } from "./recover.ts";
 import { DEFAULT_MAX_TOTAL, DEFAULT_MIN_TOTAL, type MarketRules } from "./risk.ts";
 
 export interface OrderExecSettings {
@@ -65,8 +68,17 @@ export interface OrderExecSettings {
   readonly absentAfterMs: number;
   readonly resolveMs: number;
   readonly lookupBaseMs?: number;
+  /**
+   * A `pending`/`unknown` claim not updated for this long is recovered by a
+   * scan (recover.ts); default max(5 min, resolveMs + 2 × queueMs + 2 × httpTimeoutMs).
+   */
+  readonly recoverStaleMs?: number;
+  /** Recovery scan interval after the one at start (default 60 s; 0: no scans at all). */
+  readonly recoverScanMs?: number;
   readonly instrumentsRefreshMs?: number;
   readonly maxRequestBytes?: number;
+  /** One socket write per event-loop turn on `nc` (default true; see coalesce.ts). */
+  readonly coalesceWrites?: boolean;
 }
 
 /** Signs one exchange call (the signer client's `sign`). */
@@ -121,6 +133,7 @@ export function buildOrderExec(deps: OrderExecDeps): OrderExec {
   let executor: Executor | undefined;
   let feed: PrivateFeed | undefined;
   let stopControl: (() => void) | undefined;
+  let recovery: Recovery | undefined;
   let refreshTimer: NodeJS.Timeout | undefined;
   let ready = false;
   let stopping: Promise<void> | undefined;
@@ -201,6 +214,10 @@ export function buildOrderExec(deps: OrderExecDeps): OrderExec {
 
   return {
     start: async () => {
+      // One socket write per loop turn on this connection (the signer client
+      // shares it in main.ts): see coalesce.ts.
+      if (settings.coalesceWrites !== false && !coalesceWrites(nc))
+        log.warn("nats.js internals changed: writes are not coalesced");
       const kvm = new Kvm(nc);
       const orderIds = await kvm.open(subjects.buckets.orderIds);
       const control = await kvm.open(subjects.buckets.control);
@@ -274,17 +291,37 @@ export function buildOrderExec(deps: OrderExecDeps): OrderExec {
         },
       });
       const ex = executor;
+      const scanMs = settings.recoverScanMs ?? 60_000;
+      if (scanMs > 0) {
+        recovery = createRecovery({
+          kv: orderIds,
+          executor: ex,
+          logger: log,
+          replica: `${nc.info?.client_id ?? "?"}@${nc.info?.server_id ?? "?"}`,
+          staleMs:
+            settings.recoverStaleMs ??
+            Math.max(
+              300_000,
+              settings.resolveMs + 2 * settings.queueMs + 2 * settings.httpTimeoutMs,
+            ),
+          scanMs,
+          clock,
+        });
+      }
       const common = {
         queue: subjects.orders.queue,
         logger: log,
         maxBytes: settings.maxRequestBytes ?? 4096,
       };
       servers = [
+        // The hot path: hand-checked intake (intake.ts), no span without trace context.
         serve(nc, {
           ...common,
           subject: subjects.orders.place,
           requestSchema: OrderIntent,
           replySchema: OrderReply,
+          fastCheck: fastOrderIntent,
+          spans: "traced",
           handler: async (intent) => {
             orderEvents.remember(intent);
             const reply = await ex.place(intent);
@@ -327,12 +364,15 @@ export function buildOrderExec(deps: OrderExecDeps): OrderExec {
       }
       await nc.flush();
       ready = true;
+      recovery?.start();
     },
     stop: () => {
       stopping ??= (async () => {
         ready = false;
         await Promise.all(servers.map((s) => s.stop()));
+        const recovered = recovery?.stop();
         await executor?.stop();
+        await recovered;
         await feed?.close();
         if (refreshTimer !== undefined) clearInterval(refreshTimer);
         stopControl?.();

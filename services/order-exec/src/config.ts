@@ -81,6 +81,16 @@ export const configSchema = z.object({
   ORDER_EXEC_RESOLVE_MS: env
     .int("longest an unknown order is looked up before an alarm", 1_000, 3_600_000)
     .default(120_000),
+  ORDER_EXEC_RECOVER_STALE_MS: env
+    .int(
+      "a pending/unknown claim not updated this long is recovered by a scan (default: max(5 min, resolve + 2×queue + 2×http timeout))",
+      1_000,
+      86_400_000,
+    )
+    .optional(),
+  ORDER_EXEC_RECOVER_SCAN_MS: env
+    .int("interval of the stale-claim recovery scan after the one at start; 0: off", 0, 86_400_000)
+    .default(60_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -71,12 +71,30 @@ export interface ExecDeps {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
+/** A stale claim as recover.ts found it in KV `order-ids`. */
+export interface RecoveredClaim {
+  readonly account: string;
+  readonly clientOrderId: string;
+  readonly market: string;
+  readonly state: ClaimState;
+  /** The claim's last update before the lease (epoch ms): the send was not after it. */
+  readonly at: number;
+}
+
 export interface Executor {
   readonly place: (intent: OrderIntent) => Promise<OrderReply>;
   readonly cancel: (request: CancelRequest) => Promise<CancelReply>;
   readonly get: (ref: OrderRef) => Promise<OrderStatus>;
   /** Background work (outcome storage, lookups of unknown orders) still running. */
   readonly pending: () => number;
+  /**
+   * Restart recovery of one stale `pending`/`unknown` claim whose lease this
+   * replica holds (recover.ts): looked up by identifier like {@link resolve};
+   * found → accepted (KV, audit, event); proven absent → rejected with
+   * `ORDER_NOT_FOUND` (the intent is not in KV, so it is never resubmitted);
+   * neither within `resolveMs` → left as it is (a later scan tries again).
+   */
+  readonly recover: (claim: RecoveredClaim) => Promise<"accepted" | "absent" | "unresolved">;
   /** Stops lookups after their current step and waits for background work. */
   readonly stop: () => Promise<void>;
   /** Whether the last audit publish failed (orders are refused until one succeeds). */
@@ -88,10 +106,15 @@ const defaultSleep = (ms: number) =>
     setTimeout(resolve, Math.max(0, ms));
   });
 
-/** Resolves after the current turn's replies were written (the next macrotask). */
+/**
+ * Resolves after the current turn's replies were written: in the next loop
+ * turn, not only the next macrotask, because a connection with coalesced
+ * writes (coalesce.ts) flushes in this turn's check phase, and the outcome's
+ * storage must not run before — and delay — that flush.
+ */
 const afterReply = () =>
   new Promise<void>((resolve) => {
-    setImmediate(resolve);
+    setImmediate(() => setImmediate(resolve));
   });
 
 const errorBody = (err: UplineError) => ({
@@ -709,8 +732,86 @@ export function createExecutor(deps: ExecDeps): Executor {
     }
   };
 
+  const recover = async (c: RecoveredClaim): Promise<"accepted" | "absent" | "unresolved"> => {
+    const keyId = keyOf(c.account);
+    const base = { client_order_id: c.clientOrderId, account: c.account, market: c.market };
+    await auditAcked("order_recovery", "ok", { ...base, state: c.state, at: c.at });
+    const started = clock();
+    let notFound = 0;
+    let attempt = 0;
+    const lookupBase = settings.lookupBaseMs ?? 100;
+    while (!stopping && clock() - started < settings.resolveMs) {
+      if (attempt > 0)
+        await sleep(random() * Math.min(2_000, lookupBase * 2 ** Math.min(attempt, 10)));
+      attempt++;
+      let order: UpbitOrder;
+      try {
+        const call = orderRequests.getOrder({ identifier: c.clientOrderId });
+        order = await api.getOrderByIdentifier(c.clientOrderId, await deps.sign(keyId, call), {
+          deadlineMs: clock() + settings.queueMs,
+        });
+      } catch (err) {
+        if (
+          isUpbitRestError(err, "UPBIT_REST_REJECTED") &&
+          err.exchangeError === "order_not_found"
+        ) {
+          notFound++;
+          if (notFound >= 2 && clock() - c.at >= settings.absentAfterMs) {
+            // Proven absent. The intent itself is not kept in KV, so recovery
+            // cannot resubmit it: the id ends rejected, typed and audited.
+            const error = new UplineError(
+              "ORDER_NOT_FOUND",
+              "the order never reached the exchange (proven absent on restart recovery); not resubmitted",
+            );
+            const reply: OrderReply = {
+              status: "rejected",
+              client_order_id: c.clientOrderId,
+              error: errorBody(error),
+            };
+            await claims.settle(c.account, c.clientOrderId, {
+              state: ClaimState.Rejected,
+              at: clock(),
+              market: c.market,
+              reply,
+            });
+            await auditResponse("order_response", "error", {
+              ...base,
+              status: "rejected",
+              code: error.code,
+              recovered: true,
+            });
+            return "absent";
+          }
+        } else log.warn({ err, client_order_id: c.clientOrderId }, "recovery lookup failed");
+        continue;
+      }
+      const intent = {
+        client_order_id: c.clientOrderId,
+        account: c.account,
+        market: order.market,
+        side: order.side,
+        ord_type: order.ord_type,
+        ...(order.price ? { price: order.price } : {}),
+        ...(order.volume ? { volume: order.volume } : {}),
+      } as OrderIntent;
+      await record(intent, { kind: "accepted", order }, acceptedReply(intent, order));
+      return "accepted";
+    }
+    if (!stopping)
+      log.error(
+        { client_order_id: c.clientOrderId, account: c.account },
+        "ALARM: recovered order outcome still unknown after lookups; reconcile by hand",
+      );
+    return "unresolved";
+  };
+
   return {
     place: (intent) => place(intent),
+    recover: (c) => {
+      const p = recover(c);
+      track(p);
+      return p;
+    },
     cancel,
     get,
     pending: () => background.size,

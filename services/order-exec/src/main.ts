@@ -62,6 +62,10 @@ runMain("order-exec", async () => {
       httpTimeoutMs: config.ORDER_EXEC_HTTP_TIMEOUT_MS,
       absentAfterMs: config.ORDER_EXEC_ABSENT_AFTER_MS,
       resolveMs: config.ORDER_EXEC_RESOLVE_MS,
+      recoverScanMs: config.ORDER_EXEC_RECOVER_SCAN_MS,
+      ...(config.ORDER_EXEC_RECOVER_STALE_MS === undefined
+        ? {}
+        : { recoverStaleMs: config.ORDER_EXEC_RECOVER_STALE_MS }),
     },
   });
   const health = await startHealthServer(config.HEALTH_PORT, {

@@ -8,7 +8,6 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Worker } from "node:worker_threads";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
@@ -30,7 +29,13 @@ import {
   type TradingState,
 } from "@upline/shared";
 import { buildSigner, createSignerClient, type Signer, type SignerClient } from "@upline/signer";
-import { startNats, uniqueNamespace } from "@upline/testkit";
+import {
+  startNats,
+  startThread,
+  type ThreadHandle,
+  type ThreadUse,
+  uniqueNamespace,
+} from "@upline/testkit";
 import { type Sim, type SimOptions, startSim } from "@upline/upbit-sim";
 import {
   buildOrderExec,
@@ -54,9 +59,13 @@ export interface Harness {
   readonly client: SignerClient;
   /** The signer thread's event-loop utilisation and CPU time between two calls (zeros when in-process). */
   readonly signerElu: () => Promise<() => Promise<ThreadUse>>;
+  /** The simulator thread's event-loop utilisation and CPU time between two calls (zeros when in-process). */
+  readonly simElu: () => Promise<() => Promise<ThreadUse>>;
   /** Each replica thread's event-loop utilisation and CPU time between two calls (empty when in-process). */
   readonly replicaElu: () => Promise<() => Promise<ThreadUse[]>>;
   readonly execs: OrderExec[];
+  /** Starts one more in-process replica (settings overridden by `overrides`). */
+  readonly startReplica: (overrides?: Partial<OrderExecSettings>) => Promise<OrderExec>;
   readonly accessKey: string;
   readonly events: OrderEvent[];
   readonly audits: AuditEvent[];
@@ -73,11 +82,6 @@ export interface Harness {
 }
 
 /** A worker thread's event-loop utilisation (0–1) and CPU time (µs) over a period. */
-export interface ThreadUse {
-  readonly elu: number;
-  readonly cpuUs: number;
-}
-
 export interface HarnessOptions {
   readonly replicas?: number;
   readonly sim?: Partial<SimOptions>;
@@ -85,6 +89,14 @@ export interface HarnessOptions {
   readonly privateWs?: boolean;
   /** Run the signer on a worker thread with its own NATS connection (benchmarks). */
   readonly signerThread?: boolean;
+  /**
+   * Run the simulator on a worker thread of its own (benchmarks); `sim` then
+   * only has `restUrl`, `privateWsUrl` and `stop` (no `admin`, no counters);
+   * set the account's balances through `simBalances`.
+   */
+  readonly simThread?: boolean;
+  /** The harness account's balances in the simulator (default KRW 100 bn, BTC 1,000, ETH 100,000). */
+  readonly simBalances?: Readonly<Record<string, string>>;
   /** Run each replica on a worker thread of its own (benchmarks); `execs` is then empty. */
   readonly replicaThreads?: boolean;
   /** Collect every event and audit record into `events` / `audits` (default true; benchmarks turn it off). */
@@ -145,17 +157,39 @@ async function startHarnessInner(
     { mode: 0o644 },
   );
 
-  const sim = await startSim({
+  const simOptions: SimOptions = {
     port: 0,
     seed: 11,
     markets: MARKETS,
     accounts: [
-      { accessKey, secretKey, balances: { KRW: "100000000000", BTC: "1000", ETH: "100000" } },
+      {
+        accessKey,
+        secretKey,
+        balances: options.simBalances ?? { KRW: "100000000000", BTC: "1000", ETH: "100000" },
+      },
     ],
     ...options.sim,
-  });
-  cleanup.push(() => sim.stop());
+  };
+  let sim: Sim;
+  let simWorker: ThreadHandle | undefined;
+  if (options.simThread === true) {
+    const w = startThread(new URL("./sim-worker.ts", import.meta.url), simOptions);
+    cleanup.push(() => w.worker.terminate());
+    const ready = (await w.from("ready")) as { restUrl: string; privateWsUrl: string };
+    simWorker = w;
+    sim = {
+      restUrl: ready.restUrl,
+      privateWsUrl: ready.privateWsUrl,
+      stop: () => w.stop(),
+    } as unknown as Sim;
+  } else {
+    sim = await startSim(simOptions);
+  }
+  const simRef = sim;
+  cleanup.push(() => simRef.stop());
   const nats = await startNats();
+  // A no-op for the run's shared server; stops the bench's own container.
+  cleanup.push(() => nats.stop());
   const nc = await connectBus({ NATS_URL: nats.url }, { name: "order-exec-test", logger });
   cleanup.push(() => nc.drain());
   await ensureStreams(nc, subjects);
@@ -170,9 +204,9 @@ async function startHarnessInner(
     watchFiles: false,
   };
   let signer: Signer | undefined;
-  let signerWorker: ReturnType<typeof startWorker> | undefined;
+  let signerWorker: ThreadHandle | undefined;
   if (options.signerThread === true) {
-    const w = startWorker(new URL("./signer-worker.ts", import.meta.url), {
+    const w = startThread(new URL("./signer-worker.ts", import.meta.url), {
       natsUrl: nats.url,
       namespace: subjects.namespace,
       keysDir,
@@ -237,10 +271,10 @@ async function startHarnessInner(
   };
   const execs: OrderExec[] = [];
   const conns: NatsConnection[] = [];
-  const replicaWorkers: ReturnType<typeof startWorker>[] = [];
+  const replicaWorkers: ThreadHandle[] = [];
   if (options.replicaThreads === true)
     for (let i = 0; i < (options.replicas ?? 1); i++) {
-      const w = startWorker(new URL("./replica-worker.ts", import.meta.url), {
+      const w = startThread(new URL("./replica-worker.ts", import.meta.url), {
         natsUrl: nats.url,
         namespace: subjects.namespace,
         privateJwk: privateKey.export({ format: "jwk" }),
@@ -251,7 +285,9 @@ async function startHarnessInner(
       await w.from("ready");
       replicaWorkers.push(w);
     }
-  for (let i = 0; i < (options.replicaThreads === true ? 0 : (options.replicas ?? 1)); i++) {
+  let replicaNo = 0;
+  const startReplica = async (overrides: Partial<OrderExecSettings> = {}): Promise<OrderExec> => {
+    const i = replicaNo++;
     // Each replica on its own connection, as separate processes would be.
     const rc = await connectBus({ NATS_URL: nats.url }, { name: `order-exec-${i}`, logger });
     conns.push(rc);
@@ -269,12 +305,15 @@ async function startHarnessInner(
       subjects,
       logger: logger.child({ replica: i }),
       sign: (args) => signerClient.sign(args),
-      settings,
+      settings: { ...settings, ...overrides },
     });
     cleanup.push(() => exec.stop());
     await exec.start();
     execs.push(exec);
-  }
+    return exec;
+  };
+  for (let i = 0; i < (options.replicaThreads === true ? 0 : (options.replicas ?? 1)); i++)
+    await startReplica();
 
   const control = await new Kvm(nc).open(subjects.buckets.control);
   return {
@@ -285,13 +324,18 @@ async function startHarnessInner(
     client,
     signerElu: async () => {
       if (signerWorker === undefined) return async () => ({ elu: 0, cpuUs: 0 });
-      return signerWorker.elu();
+      return signerWorker.use();
+    },
+    simElu: async () => {
+      if (simWorker === undefined) return async () => ({ elu: 0, cpuUs: 0 });
+      return simWorker.use();
     },
     replicaElu: async () => {
-      const stops = replicaWorkers.map((w) => w.elu());
+      const stops = replicaWorkers.map((w) => w.use());
       return () => Promise.all(stops.map((f) => f()));
     },
     execs,
+    startReplica,
     accessKey,
     events,
     audits,
@@ -332,41 +376,9 @@ async function startHarnessInner(
       for (const c of conns) await c.drain().catch(() => undefined);
       await spy.drain().catch(() => undefined);
       await nc.drain().catch(() => undefined);
+      await nats.stop();
       await sim.stop();
       rmSync(root, { recursive: true, force: true });
-    },
-  };
-}
-
-/** A worker thread that answers messages by key (`ready`, `elu`, `stopped`). */
-function startWorker(url: URL, workerData: unknown) {
-  const worker = new Worker(url, { workerData });
-  const from = (key: string) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const on = (m: Record<string, unknown>) => {
-        if (key in m) {
-          worker.off("message", on);
-          worker.off("error", reject);
-          resolve(m);
-        }
-      };
-      worker.on("message", on);
-      worker.once("error", reject);
-    });
-  return {
-    worker,
-    from,
-    elu: () => {
-      worker.postMessage("elu-start");
-      return async () => {
-        worker.postMessage("elu-stop");
-        return (await from("elu")) as unknown as ThreadUse;
-      };
-    },
-    stop: async () => {
-      worker.postMessage("stop");
-      await from("stopped");
-      await worker.terminate();
     },
   };
 }

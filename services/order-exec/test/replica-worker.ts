@@ -1,13 +1,13 @@
 /**
  * One order-exec replica on a worker thread of its own (its own event loop,
  * NATS connection and signer client, as the separate process it is in
- * production), for the benchmark. Answers "elu-start" / "elu-stop" with its
+ * production), for the benchmark. Answers "use-start" / "use-stop" with its
  * event-loop utilisation and CPU time, and "stop" by stopping the replica.
  */
-import { performance } from "node:perf_hooks";
-import { parentPort, workerData } from "node:worker_threads";
+import { workerData } from "node:worker_threads";
 import { connectBus, createLogger, createSubjects } from "@upline/shared";
 import { createSignerClient } from "@upline/signer";
+import { serveThreadControl } from "@upline/testkit";
 import { buildOrderExec, type OrderExecSettings } from "../src/index.ts";
 
 const data = workerData as {
@@ -36,22 +36,7 @@ const exec = buildOrderExec({
 });
 await exec.start();
 
-let elu = performance.eventLoopUtilization();
-let cpu = process.threadCpuUsage();
-parentPort?.on("message", async (msg: string) => {
-  if (msg === "elu-start") {
-    elu = performance.eventLoopUtilization();
-    cpu = process.threadCpuUsage();
-  } else if (msg === "elu-stop") {
-    const used = process.threadCpuUsage(cpu);
-    parentPort?.postMessage({
-      elu: performance.eventLoopUtilization(elu).utilization,
-      cpuUs: used.user + used.system,
-    });
-  } else if (msg === "stop") {
-    await exec.stop();
-    await nc.drain();
-    parentPort?.postMessage({ stopped: true });
-  }
+serveThreadControl(async () => {
+  await exec.stop();
+  await nc.drain();
 });
-parentPort?.postMessage({ ready: true });

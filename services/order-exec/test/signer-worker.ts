@@ -1,13 +1,13 @@
 /**
  * The signer on a worker thread of its own (its own event loop and NATS
  * connection, as the separate process it is in production), for the
- * benchmark. Answers "elu-start" / "elu-stop" with its event-loop utilisation
+ * benchmark. Answers "use-start" / "use-stop" with its event-loop utilisation
  * and CPU time, and "stop" by stopping the signer.
  */
-import { performance } from "node:perf_hooks";
-import { parentPort, workerData } from "node:worker_threads";
+import { workerData } from "node:worker_threads";
 import { connectBus, createLogger, createSubjects } from "@upline/shared";
 import { buildSigner } from "@upline/signer";
+import { serveThreadControl } from "@upline/testkit";
 
 const data = workerData as {
   natsUrl: string;
@@ -35,22 +35,7 @@ const signer = buildSigner({
 await signer.start();
 await nc.flush();
 
-let elu = performance.eventLoopUtilization();
-let cpu = process.threadCpuUsage();
-parentPort?.on("message", async (msg: string) => {
-  if (msg === "elu-start") {
-    elu = performance.eventLoopUtilization();
-    cpu = process.threadCpuUsage();
-  } else if (msg === "elu-stop") {
-    const used = process.threadCpuUsage(cpu);
-    parentPort?.postMessage({
-      elu: performance.eventLoopUtilization(elu).utilization,
-      cpuUs: used.user + used.system,
-    });
-  } else if (msg === "stop") {
-    await signer.stop();
-    await nc.drain();
-    parentPort?.postMessage({ stopped: true });
-  }
+serveThreadControl(async () => {
+  await signer.stop();
+  await nc.drain();
 });
-parentPort?.postMessage({ ready: true });
