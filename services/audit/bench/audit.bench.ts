@@ -5,12 +5,26 @@
  * - ours: a backlog in stream AUDIT drained by the service (fetch, validate, redact,
  *   hash chain, idempotency check, one transaction per batch, ack after commit);
  * - ours: publish→committed latency at 5,000 events/s offered;
+ * - baseline: the same backlog drained from stream AUDIT by a bare pull consumer that
+ *   only acks (no validation, no store): the transport's ceiling for the drain rows;
  * - the same two throughput figures into PGlite (file-backed).
+ *
+ * AUDIT_BENCH_PHASES (comma list of js, pg, lat, lite; default all) runs a subset.
  */
+
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+} from "@nats-io/jetstream";
+import { nanos } from "@nats-io/transport-node";
 import {
   type AuditEvent,
   connectBus,
@@ -22,6 +36,7 @@ import {
   uuidv7,
 } from "@upline/shared";
 import {
+  type BenchRow,
   cpuMeter,
   emitBench,
   percentile,
@@ -48,6 +63,26 @@ const SUSTAINED = 100_000;
 const PGLITE = 50_000;
 const OFFERED_RATE = 5_000;
 const OFFERED_SECONDS = 5;
+const PHASES = new Set(
+  (process.env.AUDIT_BENCH_PHASES ?? "js,pg,lat,lite").split(",").map((p) => p.trim()),
+);
+const loadavg = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+/** Process CPU (user + system, every thread) per event, in µs. */
+function cpuPerEvent(n: number): () => number {
+  const start = process.cpuUsage();
+  return () => {
+    const u = process.cpuUsage(start);
+    return Math.round(((u.user + u.system) / n) * 10) / 10;
+  };
+}
+/** CPU of the main thread alone per event, in µs (the rest: V8 helper threads, pg, nats). */
+function mainThreadCpuPerEvent(n: number): () => number {
+  const start = process.threadCpuUsage();
+  return () => {
+    const u = process.threadCpuUsage(start);
+    return Math.round(((u.user + u.system) / n) * 10) / 10;
+  };
+}
 
 const nats = await startNats({ dedicated: true });
 const postgres = await startPostgres({ dedicated: true });
@@ -109,6 +144,11 @@ async function configFor(databaseUrl: string | undefined, name: string) {
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     AUDIT_DATA_DIR: join(dir, name),
     AUDIT_CHECKPOINT_KEY_FILE: keyFile,
+    // knobs for trying batch sizes and delivery windows; unset: the service's defaults
+    ...(process.env.AUDIT_BATCH_MAX ? { AUDIT_BATCH_MAX: process.env.AUDIT_BATCH_MAX } : {}),
+    ...(process.env.AUDIT_MAX_ACK_PENDING
+      ? { AUDIT_MAX_ACK_PENDING: process.env.AUDIT_MAX_ACK_PENDING }
+      : {}),
   });
 }
 
@@ -118,6 +158,7 @@ async function drain(databaseUrl: string | undefined, name: string, events: Audi
   await ensureStreams(nc, subjects, { ...defaultStreamLimits, AUDIT_MAX_BYTES: 2 * 1024 ** 3 });
   await publishAll(subjects.audit.event("order-exec", "order_placed"), events);
   let storedCount = 0;
+  let commits = 0;
   let done: () => void = () => undefined;
   const finished = new Promise<void>((r) => {
     done = r;
@@ -129,6 +170,7 @@ async function drain(databaseUrl: string | undefined, name: string, events: Audi
     logger,
     onStored: (rows) => {
       storedCount += rows.length;
+      commits += 1;
       if (storedCount >= events.length) done();
     },
   });
@@ -136,17 +178,69 @@ async function drain(databaseUrl: string | undefined, name: string, events: Audi
   // drain (PGlite's open + migrations alone took 1–8 s on the loaded machine).
   await app.start();
   const cpu = cpuMeter();
-  const t0 = performance.now();
   const storedBefore = storedCount; // start() may already have stored a batch
+  const commitsBefore = commits;
+  const perEvent = cpuPerEvent(events.length - storedBefore);
+  const mainPerEvent = mainThreadCpuPerEvent(events.length - storedBefore);
+  const load = loadavg();
+  const t0 = performance.now();
   await finished;
   const seconds = (performance.now() - t0) / 1000;
   const result = {
     ops: Math.round((events.length - storedBefore) / seconds),
     cpu: cpu(),
+    cpuUs: perEvent(),
+    mainUs: mainPerEvent(),
+    batch: Math.round((events.length - storedBefore) / Math.max(1, commits - commitsBefore)),
     rss: rssMb(),
+    load: `${load} → ${loadavg()}`,
   };
   await app.stop();
   return result;
+}
+
+/**
+ * The transport's ceiling: the same backlog drained by a bare durable pull
+ * consumer (explicit ack, as the service's; nats-server 2.9 refuses AckAll on a
+ * work-queue stream) that acks every message, 500 at a time, and stores nothing.
+ */
+async function jsDrain(events: AuditEvent[]) {
+  const subjects = createSubjects(uniqueNamespace("j"));
+  await ensureStreams(nc, subjects, { ...defaultStreamLimits, AUDIT_MAX_BYTES: 2 * 1024 ** 3 });
+  await publishAll(subjects.audit.event("order-exec", "order_placed"), events);
+  const stream = subjects.streams.audit;
+  const jsm = await jetstreamManager(nc);
+  await jsm.consumers.add(stream, {
+    durable_name: "raw",
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    max_ack_pending: 20_000,
+    ack_wait: nanos(30_000),
+  });
+  const consumer = await jetstream(nc).consumers.get(stream, "raw");
+  const msgs = await consumer.consume({ max_messages: 2_000 });
+  const perEvent = cpuPerEvent(events.length);
+  const load = loadavg();
+  const t0 = performance.now();
+  // Acked in groups of 500 in one synchronous loop, as the service acks a
+  // committed batch: the client then writes the acks with one socket write.
+  let n = 0;
+  let held: JsMsg[] = [];
+  for await (const m of msgs) {
+    held.push(m);
+    if (++n >= events.length || held.length >= 500) {
+      for (const h of held) h.ack();
+      held = [];
+    }
+    if (n >= events.length) break;
+  }
+  await nc.flush();
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    ops: Math.round(events.length / seconds),
+    cpuUs: perEvent(),
+    load: `${load} → ${loadavg()}`,
+  };
 }
 
 /** Offers events at a fixed rate with the service running; publish→committed per event. */
@@ -175,6 +269,7 @@ async function latency(databaseUrl: string) {
     },
   });
   await app.start();
+  const load = loadavg();
   const events = makeEvents(total);
   const subject = subjects.audit.event("order-exec", "order_placed");
   const tickMs = 10;
@@ -194,62 +289,84 @@ async function latency(databaseUrl: string) {
   await finished;
   await app.stop();
   const sorted = samples.sort((a, b) => a - b);
-  return { p50: Math.round(percentile(sorted, 50)), p99: Math.round(percentile(sorted, 99)) };
+  return {
+    p50: Math.round(percentile(sorted, 50)),
+    p99: Math.round(percentile(sorted, 99)),
+    load: `${load} → ${loadavg()}`,
+  };
 }
 
 try {
-  const pgDb = await openDb({ url: postgres.url });
-  await migrate(pgDb);
-  const pgBase = await baseline(pgDb, makeEvents(SUSTAINED));
-  await pgDb.close();
-  // each drain uses its own database so the table starts empty
-  const pgUrl = await postgres.createDatabase("bench");
-  const pgOurs = await drain(pgUrl, "pg", makeEvents(SUSTAINED));
-  const lat = await latency(await postgres.createDatabase("lat"));
-
-  const liteBaseDb = await openDb({ dataDir: join(dir, "lite-baseline") });
-  await migrate(liteBaseDb);
-  const liteBase = await baseline(liteBaseDb, makeEvents(PGLITE));
-  await liteBaseDb.close();
-  const liteOurs = await drain(undefined, "lite", makeEvents(PGLITE));
-
-  emitBench([
-    {
+  const rows: BenchRow[] = [];
+  if (PHASES.has("js")) {
+    const raw = await jsDrain(makeEvents(SUSTAINED));
+    rows.push({
       suite: "audit",
       kind: "baseline",
-      name: "PostgreSQL raw multi-row INSERT, 500 rows/tx, same rows",
-      ops_per_s: pgBase,
-    },
-    {
-      suite: "audit",
-      name: "audit store into PostgreSQL: JetStream backlog drained (chain + idempotency)",
-      ops_per_s: pgOurs.ops,
-      cpu_pct: pgOurs.cpu,
-      rss_mb: pgOurs.rss,
-      notes: `${SUSTAINED} events`,
-    },
-    {
+      name: "JetStream raw drain of stream AUDIT: pull + ack each (500 per write), nothing stored",
+      ops_per_s: raw.ops,
+      notes: `${SUSTAINED} events; ${raw.cpuUs} µs CPU/event; load ${raw.load}`,
+    });
+  }
+  if (PHASES.has("pg")) {
+    const pgDb = await openDb({ url: postgres.url });
+    await migrate(pgDb);
+    const pgBase = await baseline(pgDb, makeEvents(SUSTAINED));
+    await pgDb.close();
+    // each drain uses its own database so the table starts empty
+    const pgOurs = await drain(await postgres.createDatabase("bench"), "pg", makeEvents(SUSTAINED));
+    rows.push(
+      {
+        suite: "audit",
+        kind: "baseline",
+        name: "PostgreSQL raw multi-row INSERT, 500 rows/tx, same rows",
+        ops_per_s: pgBase,
+      },
+      {
+        suite: "audit",
+        name: "audit store into PostgreSQL: JetStream backlog drained (chain + idempotency)",
+        ops_per_s: pgOurs.ops,
+        cpu_pct: pgOurs.cpu,
+        rss_mb: pgOurs.rss,
+        notes: `${SUSTAINED} events; ${pgOurs.cpuUs} µs CPU/event (main thread ${pgOurs.mainUs}); ${pgOurs.batch} events/commit; load ${pgOurs.load}`,
+      },
+    );
+  }
+  if (PHASES.has("lat")) {
+    const lat = await latency(await postgres.createDatabase("lat"));
+    rows.push({
       suite: "audit",
       name: `publish→committed, ${OFFERED_RATE} events/s offered (PostgreSQL)`,
       ops_per_s: OFFERED_RATE,
       p50_us: lat.p50,
       p99_us: lat.p99,
-    },
-    {
-      suite: "audit",
-      kind: "baseline",
-      name: "PGlite raw multi-row INSERT, 500 rows/tx, same rows",
-      ops_per_s: liteBase,
-    },
-    {
-      suite: "audit",
-      name: "audit store into PGlite: JetStream backlog drained (chain + idempotency)",
-      ops_per_s: liteOurs.ops,
-      cpu_pct: liteOurs.cpu,
-      rss_mb: liteOurs.rss,
-      notes: `${PGLITE} events`,
-    },
-  ]);
+      notes: `load ${lat.load}`,
+    });
+  }
+  if (PHASES.has("lite")) {
+    const liteBaseDb = await openDb({ dataDir: join(dir, "lite-baseline") });
+    await migrate(liteBaseDb);
+    const liteBase = await baseline(liteBaseDb, makeEvents(PGLITE));
+    await liteBaseDb.close();
+    const liteOurs = await drain(undefined, "lite", makeEvents(PGLITE));
+    rows.push(
+      {
+        suite: "audit",
+        kind: "baseline",
+        name: "PGlite raw multi-row INSERT, 500 rows/tx, same rows",
+        ops_per_s: liteBase,
+      },
+      {
+        suite: "audit",
+        name: "audit store into PGlite: JetStream backlog drained (chain + idempotency)",
+        ops_per_s: liteOurs.ops,
+        cpu_pct: liteOurs.cpu,
+        rss_mb: liteOurs.rss,
+        notes: `${PGLITE} events; ${liteOurs.cpuUs} µs CPU/event (main thread ${liteOurs.mainUs}); ${liteOurs.batch} events/commit; load ${liteOurs.load}`,
+      },
+    );
+  }
+  emitBench(rows);
 } finally {
   await js.close();
   await nc.drain().catch(() => undefined);

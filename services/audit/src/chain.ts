@@ -15,7 +15,7 @@
  * hash(n) = hex(SHA-256(utf8(prev_hash(n) + canonicalJson(event(n))))), with
  * prev_hash(1) = {@link GENESIS_HASH} and prev_hash(n) = hash(n-1).
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /** The `prev_hash` of the first row: 64 zeros. */
 export const GENESIS_HASH = "0".repeat(64);
@@ -41,27 +41,50 @@ export interface ChainRow extends ChainEvent {
 
 /** Canonical JSON as defined above. Throws on values JSON cannot carry (functions, bigint, NaN). */
 export function canonicalJson(value: unknown): string {
+  // Loops and string appends rather than filter/sort/map/join: this runs for
+  // every stored event and was the service's own top frame in the profile.
   if (value === null) return "null";
   switch (typeof value) {
     case "string":
-    case "boolean":
       return JSON.stringify(value);
+    case "boolean":
+      return value ? "true" : "false";
     case "number":
       if (!Number.isFinite(value)) throw new TypeError("canonical JSON: non-finite number");
       return JSON.stringify(value);
     case "object": {
       if (Array.isArray(value)) {
-        return `[${value.map((v) => (v === undefined ? "null" : canonicalJson(v))).join(",")}]`;
+        let out = "[";
+        for (let i = 0; i < value.length; i++) {
+          const v: unknown = value[i];
+          if (i > 0) out += ",";
+          out += v === undefined ? "null" : canonicalJson(v);
+        }
+        return `${out}]`;
       }
       const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj)
-        .filter((k) => obj[k] !== undefined)
-        .sort();
-      return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
+      const keys = Object.keys(obj);
+      if (!ascending(keys)) keys.sort();
+      let out = "{";
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i] as string;
+        const v = obj[k];
+        if (v === undefined) continue;
+        if (out.length > 1) out += ",";
+        out += `${JSON.stringify(k)}:${canonicalJson(v)}`;
+      }
+      return `${out}}`;
     }
     default:
       throw new TypeError(`canonical JSON: cannot encode a ${typeof value}`);
   }
+}
+
+/** True when `keys` are already in the order `Array.prototype.sort` would give (UTF-16 code units). */
+function ascending(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++)
+    if ((keys[i - 1] as string) > (keys[i] as string)) return false;
+  return true;
 }
 
 /** The object whose canonical JSON is hashed (optional fields omitted when absent). */
@@ -79,16 +102,42 @@ export function hashedForm(event: ChainEvent): Record<string, unknown> {
   return out;
 }
 
-/** The canonical JSON of an event's hashed form (computable ahead of linking). */
+/**
+ * The canonical JSON of an event's hashed form (computable ahead of linking).
+ * Equal to `canonicalJson(hashedForm(event))` (a test holds them together),
+ * written out with the top-level keys in their sorted order
+ * (actor, data, id, kind, outcome, service, trace_id, ts) so no object is built
+ * and no key list sorted per event.
+ */
 export function canonicalEvent(event: ChainEvent): string {
-  return canonicalJson(hashedForm(event));
+  const { data, id, kind, outcome, service, ts } = event;
+  if (
+    data === undefined ||
+    id === undefined ||
+    kind === undefined ||
+    outcome === undefined ||
+    service === undefined ||
+    ts === undefined
+  ) {
+    return canonicalJson(hashedForm(event)); // not a well-formed event: the general path
+  }
+  let out = "{";
+  if (event.actor !== undefined && event.actor !== null) {
+    out += `"actor":${canonicalJson(event.actor)},`;
+  }
+  out +=
+    `"data":${canonicalJson(data)},"id":${canonicalJson(id)}` +
+    `,"kind":${canonicalJson(kind)},"outcome":${canonicalJson(outcome)}` +
+    `,"service":${canonicalJson(service)}`;
+  if (event.trace_id !== undefined && event.trace_id !== null) {
+    out += `,"trace_id":${canonicalJson(event.trace_id)}`;
+  }
+  return `${out},"ts":${canonicalJson(ts)}}`;
 }
 
 export function hashEvent(prevHash: string, event: ChainEvent, canonical?: string): string {
-  return createHash("sha256")
-    .update(prevHash)
-    .update(canonical ?? canonicalEvent(event))
-    .digest("hex");
+  // One-shot hash: cheaper than createHash().update().update().digest() per event.
+  return hash("sha256", prevHash + (canonical ?? canonicalEvent(event)), "hex");
 }
 
 /** The end of the chain: the last seq and its hash (seq 0 = empty). */

@@ -28,6 +28,29 @@ export interface MessageOrigin {
 // PostgreSQL's jsonb and text cannot hold U+0000 or lone surrogates.
 const NUL = new RegExp(String.fromCharCode(0), "g");
 
+/**
+ * True when {@link storable} would change something in `value`. Checked first
+ * so the common case (nothing to fix) copies nothing: `storable` builds a new
+ * object for every object and array it walks.
+ */
+function needsFix(value: unknown, depth = 0): boolean {
+  if (typeof value === "string") return !value.isWellFormed() || value.includes("\u0000");
+  if (value === null || typeof value !== "object" || depth > 32) return false;
+  if (Array.isArray(value)) {
+    for (const v of value) if (needsFix(v, depth + 1)) return true;
+    return false;
+  }
+  for (const k in value) {
+    if (!Object.hasOwn(value, k)) continue;
+    if (needsFix(k) || needsFix((value as Record<string, unknown>)[k], depth + 1)) return true;
+  }
+  return false;
+}
+
+function storableCopy(value: unknown): unknown {
+  return needsFix(value) ? storable(value) : value;
+}
+
 function storable(value: unknown, depth = 0): unknown {
   if (typeof value === "string") {
     const wellFormed = value.isWellFormed() ? value : value.toWellFormed();
@@ -59,7 +82,7 @@ function derivedId(origin: MessageOrigin, body: Uint8Array): string {
 export function ingest(body: Uint8Array, origin: MessageOrigin, now: () => number): Ingested {
   try {
     const parsed = decodeMessage(AuditEvent, body, `audit event on ${origin.subject}`);
-    const { data, paths } = redactForStorage(storable(parsed.data) as Record<string, unknown>);
+    const { data, paths } = redactForStorage(storableCopy(parsed.data) as Record<string, unknown>);
     const event: ChainEvent = {
       id: parsed.id,
       ts: normalizeTs(parsed.ts),
@@ -67,7 +90,7 @@ export function ingest(body: Uint8Array, origin: MessageOrigin, now: () => numbe
       kind: parsed.kind,
       outcome: parsed.outcome,
       trace_id: parsed.trace_id,
-      actor: parsed.actor === undefined ? undefined : (storable(parsed.actor) as string),
+      actor: parsed.actor === undefined ? undefined : (storableCopy(parsed.actor) as string),
       data,
     };
     return { ok: true, event, redactedPaths: paths };

@@ -16,8 +16,8 @@ const SECRET_KEY_EXACT = /^(secret|password|token|authorization|bearer|jws|jwt|s
 const BEARER = /\bbearer\s+(?!\[redacted)[A-Za-z0-9._~+/=-]{8,}/i;
 /** A compact JWS / JWT: three base64url parts, the first a JSON header. */
 const COMPACT_JWS = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/;
-/** A long hex or base64 run: a key or secret when found under a secret-ish key. */
-const LONG_OPAQUE = /^(?:[0-9a-fA-F]{32,}|[A-Za-z0-9+/_-]{32,}={0,2})$/;
+// Under a secret-ish key any string of 8 characters or more is a secret. (An
+// earlier "long hex or base64 run" test was implied by that length and is gone.)
 /** Markers earlier redaction leaves behind; these are not leaks. */
 const ALREADY = /^\[redacted[^\]]*\]$/;
 
@@ -44,44 +44,56 @@ export function looksLikeBearerOrJws(value: string): boolean {
  */
 export function redactForStorage(data: Readonly<Record<string, unknown>>): RedactionResult {
   const paths: string[] = [];
-  const walk = (value: unknown, path: string, key: string | undefined, depth: number): unknown => {
+  // The path of the value being looked at, as segments: joined only on a hit,
+  // so the common case (nothing to redact) builds no path strings.
+  const at: (string | number)[] = [];
+  const hit = () => {
+    let path = "";
+    for (const seg of at) {
+      path += `/${typeof seg === "number" ? seg : seg.replace(/~/g, "~0").replace(/\//g, "~1")}`;
+    }
+    paths.push(path);
+    return REDACTED;
+  };
+  const walk = (value: unknown, key: string | undefined, depth: number): unknown => {
     if (typeof value === "string") {
-      if (ALREADY.test(value)) return value;
-      if (looksLikeBearerOrJws(value)) {
-        paths.push(path);
-        return REDACTED;
-      }
-      if (
-        key !== undefined &&
-        secretKey(key) &&
-        (LONG_OPAQUE.test(value) || value.length >= 8) &&
-        value.length > 0
-      ) {
-        paths.push(path);
-        return REDACTED;
-      }
+      // Shorter than 8 characters nothing below can match (a bearer token or a
+      // compact JWS is at least 15, a secret under a secret-ish key at least 8).
+      if (value.length < 8 || ALREADY.test(value)) return value;
+      if (looksLikeBearerOrJws(value)) return hit();
+      if (key !== undefined && secretKey(key)) return hit();
       return value;
     }
     if (value === null || typeof value !== "object") return value;
     if (depth >= MAX_DEPTH) return value;
     if (Array.isArray(value)) {
-      let changed = false;
-      const out = value.map((v, i) => {
-        const r = walk(v, `${path}/${i}`, key, depth + 1);
-        if (r !== v) changed = true;
-        return r;
-      });
-      return changed ? out : value;
+      let out: unknown[] | undefined;
+      for (let i = 0; i < value.length; i++) {
+        const v: unknown = value[i];
+        at.push(i);
+        const r = walk(v, key, depth + 1);
+        at.pop();
+        if (r !== v && out === undefined) out = value.slice(0, i);
+        out?.push(r);
+      }
+      return out ?? value;
     }
     let changed = false;
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      const r = walk(v, `${path}/${k.replace(/~/g, "~0").replace(/\//g, "~1")}`, k, depth + 1);
+    const entries = Object.entries(value);
+    const results = new Array<unknown>(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const [k, v] = entries[i] as [string, unknown];
+      at.push(k);
+      const r = walk(v, k, depth + 1);
+      at.pop();
       if (r !== v) changed = true;
-      out[k] = r;
+      results[i] = r;
     }
-    return changed ? out : value;
+    if (!changed) return value;
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < entries.length; i++) out[(entries[i] as [string, unknown])[0]] = results[i];
+    return out;
   };
-  const result = walk(data, "", undefined, 0) as Record<string, unknown>;
+  const result = walk(data, undefined, 0) as Record<string, unknown>;
   return { data: result, paths };
 }

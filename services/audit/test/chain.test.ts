@@ -4,10 +4,12 @@ import { test } from "node:test";
 import {
   type ChainEvent,
   ChainVerifier,
+  canonicalEvent,
   canonicalJson,
   EMPTY_HEAD,
   GENESIS_HASH,
   hashEvent,
+  hashedForm,
   linkEvents,
 } from "../src/index.ts";
 
@@ -95,4 +97,98 @@ test("chain - a rewritten hash is caught by the next row's prev_hash", () => {
   for (const r of forged) v.push(r);
   assert.equal(v.firstBreak?.seq, 3);
   assert.equal(v.firstBreak?.problem, "prev_hash_mismatch");
+});
+
+/** The earlier, plain implementation of canonical JSON: the fast one must agree with it. */
+function referenceCanonical(value: unknown): string {
+  if (value === null) return "null";
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return JSON.stringify(value);
+    case "number":
+      if (!Number.isFinite(value)) throw new TypeError("non-finite");
+      return JSON.stringify(value);
+    case "object": {
+      if (Array.isArray(value)) {
+        return `[${value.map((v) => (v === undefined ? "null" : referenceCanonical(v))).join(",")}]`;
+      }
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj)
+        .filter((k) => obj[k] !== undefined)
+        .sort();
+      return `{${keys.map((k) => `${JSON.stringify(k)}:${referenceCanonical(obj[k])}`).join(",")}}`;
+    }
+    default:
+      throw new TypeError(`cannot encode a ${typeof value}`);
+  }
+}
+
+/** Deterministic pseudo-random JSON-ish values (nested objects/arrays, odd keys and strings). */
+function randomValue(seed: { s: number }, depth: number): unknown {
+  const r = () => {
+    seed.s = (seed.s * 1103515245 + 12345) & 0x7fffffff;
+    return seed.s / 0x7fffffff;
+  };
+  const strings = [
+    "",
+    "a",
+    "é",
+    "E",
+    "e",
+    "~/x",
+    'q"uote',
+    "\u2028",
+    "\uD800",
+    "10",
+    "2",
+    "Z",
+    "_",
+  ];
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(r() * xs.length)] as T;
+  const k = r();
+  if (depth > 3 || k < 0.3)
+    return pick<unknown>([null, true, false, 0, -1.5, 1e21, 42, ...strings]);
+  if (k < 0.5)
+    return Array.from({ length: Math.floor(r() * 4) }, () => randomValue(seed, depth + 1));
+  const o: Record<string, unknown> = {};
+  const n = Math.floor(r() * 6);
+  for (let i = 0; i < n; i++)
+    o[pick(strings)] = r() < 0.1 ? undefined : randomValue(seed, depth + 1);
+  return o;
+}
+
+test("chain - the fast canonical JSON agrees with the plain implementation", () => {
+  const seed = { s: 7 };
+  for (let i = 0; i < 5_000; i++) {
+    const v = randomValue(seed, 0);
+    assert.equal(canonicalJson(v), referenceCanonical(v));
+  }
+  for (const bad of [{ x: Number.NaN }, [Number.POSITIVE_INFINITY], { f: () => 1 }, 1n]) {
+    assert.throws(() => canonicalJson(bad), TypeError);
+    assert.throws(() => referenceCanonical(bad), TypeError);
+  }
+});
+
+test("chain - canonicalEvent equals the canonical JSON of the hashed form, and the hash is unchanged", () => {
+  const seed = { s: 11 };
+  const variants: ChainEvent[] = [
+    event(1),
+    { ...event(2), trace_id: "0123456789abcdef0123456789abcdef" },
+    { ...event(3), actor: "ops" },
+    { ...event(4), trace_id: "t", actor: "a", data: { z: 1, a: [1, { y: 2, b: 3 }] } },
+    { ...event(5), trace_id: null as unknown as undefined, actor: null as unknown as undefined },
+    { ...event(6), data: undefined as unknown as Record<string, unknown> },
+  ];
+  for (let i = 0; i < 500; i++) {
+    variants.push({ ...event(100 + i), data: { v: randomValue(seed, 0) } });
+  }
+  for (const e of variants) {
+    const want = referenceCanonical(hashedForm(e));
+    assert.equal(canonicalEvent(e), want);
+    assert.equal(
+      hashEvent(GENESIS_HASH, e),
+      createHash("sha256").update(GENESIS_HASH).update(want).digest("hex"),
+    );
+  }
 });

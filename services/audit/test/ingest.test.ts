@@ -65,3 +65,99 @@ test("ingest - an invalid body becomes a stable invalid_event record of the audi
   assert.match(a.event.id, /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   assert.equal(ingest(new TextEncoder().encode("{"), origin, now).ok, false);
 });
+
+/** The earlier redaction walk (paths built eagerly, no short-string shortcut): the fast one must agree. */
+function referenceRedact(data: Record<string, unknown>): { data: unknown; paths: string[] } {
+  const SECRET_KEY =
+    /(^|[_-])(secret|secret_?key|password|passwd|passphrase|token|access_?token|refresh_?token|authorization|bearer|jws|jwt|private_?key|api_?key|access_?key|seed|credentials?)$/i;
+  const SECRET_KEY_EXACT = /^(secret|password|token|authorization|bearer|jws|jwt|seed|apikey)$/i;
+  const BEARER = /\bbearer\s+(?!\[redacted)[A-Za-z0-9._~+/=-]{8,}/i;
+  const COMPACT_JWS = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/;
+  const LONG_OPAQUE = /^(?:[0-9a-fA-F]{32,}|[A-Za-z0-9+/_-]{32,}={0,2})$/;
+  const ALREADY = /^\[redacted[^\]]*\]$/;
+  const paths: string[] = [];
+  const walk = (value: unknown, path: string, key: string | undefined, depth: number): unknown => {
+    if (typeof value === "string") {
+      if (ALREADY.test(value)) return value;
+      if (BEARER.test(value) || COMPACT_JWS.test(value)) {
+        paths.push(path);
+        return REDACTED;
+      }
+      if (
+        key !== undefined &&
+        (SECRET_KEY_EXACT.test(key) || SECRET_KEY.test(key)) &&
+        (LONG_OPAQUE.test(value) || value.length >= 8) &&
+        value.length > 0
+      ) {
+        paths.push(path);
+        return REDACTED;
+      }
+      return value;
+    }
+    if (value === null || typeof value !== "object" || depth >= 16) return value;
+    if (Array.isArray(value)) return value.map((v, i) => walk(v, `${path}/${i}`, key, depth + 1));
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = walk(v, `${path}/${k.replace(/~/g, "~0").replace(/\//g, "~1")}`, k, depth + 1);
+    }
+    return out;
+  };
+  return { data: walk(data, "", undefined, 0), paths };
+}
+
+test("redaction - the fast walk agrees with the plain one (values, paths, and no copy when clean)", () => {
+  let s = 3;
+  const r = () => {
+    s = (s * 1103515245 + 12345) & 0x7fffffff;
+    return s / 0x7fffffff;
+  };
+  const keys = ["token", "api_key", "note", "a/b", "x~y", "seed", "password", "n", "Authorization"];
+  const strings = [
+    "short",
+    "1234567",
+    "12345678",
+    "[redacted]",
+    `Bearer ${"x".repeat(20)}`,
+    "Bearer [redacted]",
+    "eyJhbGciOi.eyJzdWIiOi.sig",
+    "0123456789abcdef0123456789abcdef",
+    "plain text that is long enough",
+  ];
+  const value = (depth: number): unknown => {
+    const k = r();
+    if (depth > 3 || k < 0.4) return strings[Math.floor(r() * strings.length)];
+    if (k < 0.55) return Array.from({ length: Math.floor(r() * 3) }, () => value(depth + 1));
+    if (k < 0.6) return Math.floor(r() * 100);
+    const o: Record<string, unknown> = {};
+    for (let i = Math.floor(r() * 4); i > 0; i--)
+      o[keys[Math.floor(r() * keys.length)] as string] = value(depth + 1);
+    return o;
+  };
+  for (let i = 0; i < 3_000; i++) {
+    const input = { v: value(0), [keys[i % keys.length] as string]: value(1) };
+    const want = referenceRedact(input);
+    const got = redactForStorage(input);
+    assert.deepEqual(got.data, want.data);
+    assert.deepEqual(got.paths, want.paths);
+    if (want.paths.length === 0) assert.equal(got.data, input);
+  }
+});
+
+test("ingest - NUL and lone surrogates are replaced at any depth, in keys too; a clean body is not copied twice", () => {
+  const r = ingest(
+    body({
+      id: uuidv7(),
+      ts: "2025-01-01T00:00:00.000Z",
+      service: "signer",
+      kind: "sign",
+      outcome: "ok",
+      actor: "op\u0000",
+      data: { list: [{ "k\u0000": "v\uD800" }], ok: "fine" },
+    }),
+    origin,
+    now,
+  );
+  assert.ok(r.ok);
+  assert.equal(r.event.actor, "op\uFFFD");
+  assert.deepEqual(r.event.data, { list: [{ "k\uFFFD": "v\uFFFD" }], ok: "fine" });
+});
