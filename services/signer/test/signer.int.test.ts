@@ -552,20 +552,24 @@ describe("signer over a real NATS", () => {
   test("signer - a sign request carries its trace: client span, signer span and audit span share it", async () => {
     // Key main was revoked by an earlier test: a denial, traced and audited like a grant.
     await sign({ keyId: "main", method: "GET", path: "/v1/accounts" }).catch(() => undefined);
-    await eventually(() =>
-      exporter.getFinishedSpans().some((s) => s.name === "audit publish sign"),
-    );
-    const spans = exporter.getFinishedSpans();
-    const client = spans.findLast((s) => s.name === "request signer.sign");
+    const client = exporter.getFinishedSpans().findLast((s) => s.name === "request signer.sign");
     assert.ok(client, "a CLIENT span per sign request");
     const trace = client.spanContext().traceId;
-    const server = spans.find(
-      (s) => s.name === "handle signer.sign" && s.spanContext().traceId === trace,
-    );
-    assert.ok(server, "the signer's SERVER span continues the caller's trace");
-    assert.ok(
-      spans.some((s) => s.name === "audit publish sign" && s.spanContext().traceId === trace),
-      "the audit publish is in the same trace",
+    // The audit span ends when JetStream acks the event, which may come after
+    // the reply: wait for this request's, not for any earlier one.
+    await eventually(
+      () => {
+        const spans = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === trace);
+        assert.ok(
+          spans.some((s) => s.name === "handle signer.sign"),
+          "the signer's SERVER span continues the caller's trace",
+        );
+        assert.ok(
+          spans.some((s) => s.name === "audit publish sign"),
+          "the audit publish is in the same trace",
+        );
+      },
+      { message: "client, signer and audit spans in one trace" },
     );
   });
 
