@@ -13,6 +13,7 @@ import {
   timingSafeEqual,
 } from "node:crypto";
 import { uuidv7 } from "@upline/shared";
+import { grantJson } from "../src/app.ts";
 import { canonicalBody, paramsDigest, queryHash } from "../src/canonical.ts";
 import { isSignGrant, isSignReply } from "../src/client.ts";
 import { checkPolicy } from "../src/policy.ts";
@@ -99,10 +100,15 @@ bench("createHmac sha512 Buffer b64url", () =>
 );
 const tokens = createUpbitTokenSigner("HS512");
 bench("tokens.sign", () => tokens.sign(secret, "ak-0123456789abcdef01234567", canon.hashed));
+const grantToken = tokens.sign(secret, "ak-0123456789abcdef01234567", canon.hashed);
 const grant = JSON.stringify({
   authorization: `Bearer ${tokens.sign(secret, "ak-0123456789abcdef01234567", canon.hashed)}`,
   body: canon.json,
 });
+bench("grant JSON.stringify({authorization, body})", () =>
+  JSON.stringify({ authorization: `Bearer ${grantToken}`, body: canon.json }),
+);
+bench("grant grantJson (field by field)", () => grantJson(grantToken, canon));
 bench("seal (KeyObject)", () => seal(sealKey, grant, claims.jti));
 bench("createCipheriv gcm KeyObject only", () =>
   createCipheriv("aes-256-gcm", sealKey, randomBytes(12)),

@@ -60,21 +60,37 @@ export function canonicalQuery(pairs: readonly ParamPair[]): CanonicalQuery {
 
 /** Canonical form of a POST body; throws SIGNER_PARAMS_INVALID. */
 export function canonicalBody(body: Readonly<Record<string, unknown>>): CanonicalBody {
-  const hashed: string[] = [];
-  const kept: Record<string, unknown> = {};
-  const entries = Object.entries(body);
-  if (entries.length > 256) throw deny("SIGNER_PARAMS_INVALID", "more than 256 body fields");
-  for (const [key, value] of entries) {
-    if (value === null || value === undefined) continue;
-    const values = Array.isArray(value) ? (value as unknown[]) : [value];
-    for (const v of values) {
-      const text = scalar(key, v);
-      checkPair(key, text);
-      hashed.push(`${key}=${text}`);
+  let fields = 0;
+  for (const key in body) if (Object.hasOwn(body, key)) fields++;
+  if (fields > 256) throw deny("SIGNER_PARAMS_INVALID", "more than 256 body fields");
+  let hashed = "";
+  let dropped = false;
+  for (const key in body) {
+    if (!Object.hasOwn(body, key)) continue;
+    const value = body[key];
+    if (value === null || value === undefined) {
+      dropped = true;
+      continue;
     }
-    kept[key] = value;
+    if (Array.isArray(value)) {
+      for (const v of value as unknown[]) hashed = add(hashed, key, v);
+    } else hashed = add(hashed, key, value);
   }
-  return { hashed: hashed.join("&"), json: JSON.stringify(kept) };
+  // Nothing dropped: the body's own JSON is the JSON of the kept fields (same keys, same order).
+  return { hashed, json: JSON.stringify(dropped ? kept(body) : body) };
+}
+
+function add(hashed: string, key: string, v: unknown): string {
+  const text = scalar(key, v);
+  checkPair(key, text);
+  return hashed === "" ? `${key}=${text}` : `${hashed}&${key}=${text}`;
+}
+
+function kept(body: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body))
+    if (value !== null && value !== undefined) out[key] = value;
+  return out;
 }
 
 function scalar(key: string, v: unknown): string {

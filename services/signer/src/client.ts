@@ -361,7 +361,8 @@ export function createSignerClient(options: SignerClientOptions): SignerClient {
     }
     const input = `${s.macHeader}.${payload}`;
     return {
-      jws: `${input}.${createHmac("sha256", s.macKey).update(input).digest("base64url")}`,
+      // Two base64url segments and a dot: ASCII, so latin1 gives the UTF-8 bytes without a UTF-8 pass.
+      jws: `${input}.${createHmac("sha256", s.macKey).update(input, "latin1").digest("base64url")}`,
       jti,
     };
   };

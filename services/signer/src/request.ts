@@ -84,7 +84,9 @@ export function verifyHs256(jws: CompactJws, macKey: KeyObject): void {
   for (const k in jws.header)
     if (!ALLOWED_HEADER.has(k))
       throw deny("SIGNER_BAD_SIGNATURE", `unsupported JWS header ${k.slice(0, 16)}`);
-  const mac = createHmac("sha256", macKey).update(jws.signingInput).digest();
+  // parseCompactJws let only base64url segments through: the input is ASCII, so latin1
+  // gives its UTF-8 bytes without a UTF-8 pass.
+  const mac = createHmac("sha256", macKey).update(jws.signingInput, "latin1").digest();
   if (jws.signature.length !== 32 || !timingSafeEqual(mac, jws.signature))
     throw deny("SIGNER_BAD_SIGNATURE", "the signature does not verify");
 }

@@ -32,7 +32,8 @@ export function createUpbitTokenSigner(alg: UpbitJwtAlg = "HS512"): UpbitTokenSi
           ? `{"access_key":${JSON.stringify(accessKey)},"nonce":"${randomUUID()}"}`
           : `{"access_key":${JSON.stringify(accessKey)},"nonce":"${randomUUID()}","query_hash":"${queryHash(hashed)}","query_hash_alg":"SHA512"}`;
       const input = `${header}.${Buffer.from(claims).toString("base64url")}`;
-      const sig = createHmac(hmac, secret).update(input).digest("base64url");
+      // base64url and a dot: ASCII, so latin1 gives the UTF-8 bytes without a UTF-8 pass.
+      const sig = createHmac(hmac, secret).update(input, "latin1").digest("base64url");
       return `${input}.${sig}`;
     },
   };

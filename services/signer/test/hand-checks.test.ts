@@ -3,14 +3,22 @@
  * replace: SignClaims (signer, untrusted input), SignReply and SignGrant
  * (client). Hand-picked good and bad inputs, then seeded random mutations of
  * good ones; for each, "hand check accepts" must equal "schema accepts".
- * Also: the audit event JSON written by hand equals JSON.stringify's.
+ * Also: the audit event JSON written by hand equals JSON.stringify's; the
+ * signer's audit redaction equals redactAuditData; canonicalBody equals the
+ * general (entries/join) form it replaced; the grant JSON written field by
+ * field equals JSON.stringify of the grant.
  */
 import assert from "node:assert/strict";
+import { createSecretKey } from "node:crypto";
 import { test } from "node:test";
-import { isUplineError, SignGrant, SignReply } from "@upline/shared";
-import { eventJson } from "../src/audit-sink.ts";
+import { isUplineError, redactAuditData, SignGrant, SignReply } from "@upline/shared";
+import { grantJson } from "../src/app.ts";
+import { eventJson, redact } from "../src/audit-sink.ts";
+import { canonicalBody } from "../src/canonical.ts";
 import { isSignGrant, isSignReply } from "../src/client.ts";
+import { deny } from "../src/errors.ts";
 import { isSignClaims, parseSignClaims, SignClaims } from "../src/request.ts";
+import { createUpbitTokenSigner } from "../src/upbit-jwt.ts";
 
 const base = {
   iss: "order-exec",
@@ -289,5 +297,217 @@ test("signer - the hand-written audit event JSON is byte for byte JSON.stringify
     if (actor !== undefined) event.actor = actor;
     event.data = data;
     assert.equal(eventJson(id, ts, kind, outcome, traceId, actor, data), JSON.stringify(event));
+  }
+});
+
+/** canonicalBody as it was written before the fast path (Object.entries, arrays joined): the reference. */
+function referenceCanonicalBody(body: Readonly<Record<string, unknown>>) {
+  const hashed: string[] = [];
+  const kept: Record<string, unknown> = {};
+  const entries = Object.entries(body);
+  if (entries.length > 256) throw deny("SIGNER_PARAMS_INVALID", "more than 256 body fields");
+  for (const [key, value] of entries) {
+    if (value === null || value === undefined) continue;
+    const values = Array.isArray(value) ? (value as unknown[]) : [value];
+    for (const v of values) {
+      let text: string;
+      if (typeof v === "string") text = v;
+      else if (typeof v === "boolean") text = String(v);
+      else if (typeof v === "number" && Number.isFinite(v)) text = JSON.stringify(v);
+      else
+        throw deny(
+          "SIGNER_PARAMS_INVALID",
+          `body field ${key} must be a string, number, boolean or a list of them`,
+        );
+      if (!/^[a-z][a-z0-9_]*(\[\])?$/.test(key) || key.length > 64)
+        throw deny(
+          "SIGNER_PARAMS_INVALID",
+          `bad parameter name ${JSON.stringify(key.slice(0, 64))}`,
+        );
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: as canonical.ts
+      if (text.length > 4096 || /[&#\u0000-\u001f\u007f]/.test(text))
+        throw deny(
+          "SIGNER_PARAMS_INVALID",
+          `parameter ${key} has a value that cannot be canonicalised`,
+        );
+      hashed.push(`${key}=${text}`);
+    }
+    kept[key] = value;
+  }
+  return { hashed: hashed.join("&"), json: JSON.stringify(kept) };
+}
+
+const outcome = (f: () => unknown): unknown => {
+  try {
+    return { ok: f() };
+  } catch (err) {
+    return { code: (err as { code?: string }).code, message: (err as Error).message };
+  }
+};
+
+test("signer - canonicalBody agrees with the general form (good, bad and random bodies)", () => {
+  const random = rng(777);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+  const keys = [
+    "market",
+    "side",
+    "ord_type",
+    "price",
+    "volume",
+    "identifier",
+    "states[]",
+    "uuids[]",
+    "post_only",
+    "n",
+    "1",
+    "0",
+    "Bad",
+    "a b",
+    "k".repeat(65),
+    "",
+    "x",
+  ];
+  const values: unknown[] = [
+    "KRW-BTC",
+    "",
+    "95000000",
+    "0.001",
+    "a&b",
+    "a#b",
+    "tab\t",
+    "v".repeat(4097),
+    "2026-11-22T01:00:00+09:00",
+    "ok,also",
+    0,
+    -0,
+    1.5,
+    1e21,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    true,
+    false,
+    null,
+    undefined,
+    [],
+    ["wait", "done"],
+    [1, true],
+    [null],
+    [[1]],
+    { nested: 1 },
+    "snow ☃",
+  ];
+  const bodies: Record<string, unknown>[] = [
+    {},
+    { market: "KRW-BTC", side: "bid", ord_type: "limit", price: "95000000", volume: "0.001" },
+    { market: "KRW-BTC", identifier: null, "states[]": ["wait", "done"], post_only: true },
+    Object.fromEntries(Array.from({ length: 256 }, (_, i) => [`k${i}`, "v"])),
+    Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`k${i}`, "v"])),
+    Object.fromEntries(
+      Array.from({ length: 257 }, (_, i) => [`k${i}`, i === 0 ? { bad: 1 } : null]),
+    ),
+    JSON.parse('{"__proto__": "x", "market": "KRW-BTC"}'),
+    Object.create({ inherited: "x" }, { market: { value: "KRW-BTC", enumerable: true } }),
+  ];
+  for (let i = 0; i < 20_000; i++) {
+    const b: Record<string, unknown> = {};
+    const n = Math.floor(random() * 8);
+    for (let j = 0; j < n; j++) b[pick(keys)] = pick(values);
+    bodies.push(b);
+  }
+  for (const b of bodies) {
+    const got = outcome(() => canonicalBody(b));
+    const want = outcome(() => referenceCanonicalBody(b));
+    assert.deepEqual(got, want, JSON.stringify(b));
+  }
+});
+
+test("signer - the audit sink's redaction equals redactAuditData (flat, secret-named and nested data)", () => {
+  const random = rng(99);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+  const keys = [
+    "caller",
+    "key_id",
+    "method",
+    "path",
+    "params_digest",
+    "key_version",
+    "decision",
+    "code",
+    "replica",
+    "event",
+    "reason",
+    "secret",
+    "Token",
+    "authorization",
+    "jws",
+    "other",
+  ];
+  const values: unknown[] = [
+    "order-exec",
+    "order.exec",
+    "main",
+    "POST",
+    "Bearer abc.def.ghi",
+    "key Bearer eyJhbGciOiJIUzUxMiJ9.eyJhIjoxfQ.c2lnbmF0dXJl",
+    "eyJhbGciOiJIUzUxMiJ9.eyJhIjoxfQ.c2lnbmF0dXJl",
+    "with space",
+    "0123456789abcdef0123456789abcdef",
+    1,
+    null,
+    true,
+    undefined,
+    { nested: "Bearer x.y.z" },
+    ["eyJhbGciOiJIUzUxMiJ9.eyJhIjoxfQ.c2lnbmF0dXJl"],
+  ];
+  for (let i = 0; i < 10_000; i++) {
+    const data: Record<string, unknown> = {};
+    const n = Math.floor(random() * 9);
+    for (let j = 0; j < n; j++) data[pick(keys)] = pick(values);
+    const copy = structuredClone(data);
+    assert.deepEqual(redact(data), redactAuditData(data), JSON.stringify(data));
+    assert.deepEqual(data, copy); // never modified in place
+  }
+});
+
+test("signer - the grant's JSON written field by field equals JSON.stringify of the grant", () => {
+  const random = rng(2718);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
+  const strings = [
+    "",
+    "market=KRW-BTC&side=bid",
+    '{"market":"KRW-BTC","n":1.5,"q":"a \\"quoted\\" \\\\ value"}',
+    "to=2026-11-22T01:00:00+09:00",
+    "to=2026-11-22T01%3A00%3A00%2B09%3A00",
+    'say "hi" \\ back',
+    "nul\u0000 \u001f \u007f",
+    "line\u2028sep",
+    "snow ☃ and 🚀",
+    "lone \ud800 high",
+  ];
+  // Real tokens (the grant takes them as they are), over access keys that need escaping.
+  const accessKeys = ["ak-0123", 'ak "quoted"', "ak \\ back", "ak ☃ \u0001", "ak \ud800"];
+  const signers = [createUpbitTokenSigner("HS512"), createUpbitTokenSigner("HS256")];
+  const secret = createSecretKey(Buffer.from("sk-for-the-grant-test"));
+  for (let i = 0; i < 5_000; i++) {
+    const hashedIn = random() < 0.3 ? undefined : pick(strings);
+    const token = pick(signers).sign(secret, pick(accessKeys), hashedIn);
+    assert.match(token, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    const authorization = `Bearer ${token}`;
+    const form = Math.floor(random() * 3);
+    if (form === 0) assert.equal(grantJson(token, undefined), JSON.stringify({ authorization }));
+    else if (form === 1) {
+      const json = pick(strings);
+      assert.equal(
+        grantJson(token, { hashed: pick(strings), json }),
+        JSON.stringify({ authorization, body: json }),
+      );
+    } else {
+      const hashed = pick(strings);
+      const url = pick(strings);
+      assert.equal(
+        grantJson(token, { hashed, url }),
+        JSON.stringify({ authorization, query: hashed, url_query: url }),
+      );
+    }
   }
 });

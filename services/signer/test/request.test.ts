@@ -112,3 +112,20 @@ test("signer - an HS256 JWS verifies only under its MAC key, with alg HS256 and 
       why,
     );
 });
+
+test("signer - a JWS with a character outside base64url is refused before any MAC (verifyHs256 hashes its input as latin1)", () => {
+  const key = randomBytes(32);
+  const h = Buffer.from('{"alg":"HS256","kid":"s"}').toString("base64url");
+  const p = Buffer.from('{"iss":"c"}').toString("base64url");
+  const sig = createHmac("sha256", key).update(`${h}.${p}`).digest("base64url");
+  // U+0141 is 0x41 ("A") in latin1: it must never reach the MAC as "A".
+  for (const bad of ["\u0141", "é", "\u0000", " ", "+", "/", "="]) {
+    const at = Math.floor(p.length / 2);
+    const tampered = `${h}.${p.slice(0, at)}${bad}${p.slice(at)}.${sig}`;
+    assert.throws(() => parseCompactJws(tampered), { code: "SIGNER_BAD_SIGNATURE" }, bad);
+    assert.throws(() => parseCompactJws(`${h}${bad}.${p}.${sig}`), {
+      code: "SIGNER_BAD_SIGNATURE",
+    });
+  }
+  verifyHs256(parseCompactJws(`${h}.${p}.${sig}`), createSecretKey(key));
+});
