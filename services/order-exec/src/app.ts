@@ -13,7 +13,6 @@ import {
   CancelReply,
   CancelRequest,
   ControlState,
-  createFastAuditPublisher,
   createJsPublisher,
   type JsPublisher,
   type Logger,
@@ -41,6 +40,7 @@ import {
 import { createClaims } from "./claims.ts";
 import { coalesceWrites } from "./coalesce.ts";
 import { createExecutor, type ExchangeCallSigner, type Executor } from "./exec.ts";
+import { createOrderAuditPublisher } from "./fast-encode.ts";
 import { fastOrderIntent } from "./intake.ts";
 import { createOrderEventPublisher } from "./order-events.ts";
 import { createPrivateFeed, type PrivateFeed } from "./private-feed.ts";
@@ -231,7 +231,8 @@ export function buildOrderExec(deps: OrderExecDeps): OrderExec {
       })().catch((err: unknown) => log.error({ err }, "control watch ended"));
 
       publisher = createJsPublisher(nc, { maxOutstanding: 4096 });
-      audit = createFastAuditPublisher(publisher, subjects, "order-exec", clock);
+      // Fixed-shape order records built by hand (fast-encode.ts); same contract.
+      audit = createOrderAuditPublisher(publisher, subjects, "order-exec", clock);
       if (settings.governor) {
         store = createKvGovernorStore(orderIds, settings.pocket, {
           publisher,

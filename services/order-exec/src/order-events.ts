@@ -8,13 +8,13 @@
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import {
   contextFromTraceparent,
-  encodeMessage,
   type JsPublisher,
-  OrderEvent,
+  type OrderEvent,
   type Subjects,
   traceparentOf,
   type UplineError,
 } from "@upline/shared";
+import { encodeOrderEvent } from "./fast-encode.ts";
 
 const tracer = trace.getTracer("@upline/order-exec");
 
@@ -48,6 +48,8 @@ export function createOrderEventPublisher(
     while (traces.size > capacity) traces.delete(traces.keys().next().value as string);
   };
   const recall = (e: OrderEvent) => {
+    // Nothing remembered (no tracing): no keys to build.
+    if (traces.size === 0) return undefined;
     for (const k of keys(e)) {
       const tp = traces.get(k);
       if (tp !== undefined) return tp;
@@ -57,7 +59,7 @@ export function createOrderEventPublisher(
 
   const publish = async (e: OrderEvent): Promise<void> => {
     const subject = subjects.orders.events(e.market);
-    const body = encodeMessage(OrderEvent, e, subject);
+    const body = encodeOrderEvent(e, subject);
     const active = trace.getActiveSpan();
     let ctx = context.active();
     if (active !== undefined) {

@@ -40,12 +40,31 @@ export const DEFAULT_MAX_TOTAL: Readonly<Record<string, string>> = {
   BTC: "10",
 };
 
+/**
+ * Limits and tick sizes are a few fixed strings: parsed once (bounded, so an
+ * odd caller cannot grow it without end). Decs are immutable.
+ */
+const limitDecs = new Map<string, Dec>();
+function limitDec(text: string): Dec {
+  let d = limitDecs.get(text);
+  if (d === undefined) {
+    d = dec(text);
+    if (limitDecs.size < 1024) limitDecs.set(text, d);
+  }
+  return d;
+}
+
 /** The quote-currency total the intent commits, when it can be known before the fill. */
 export function orderTotal(intent: OrderIntent): Dec | undefined {
+  return totalOf(intent, undefined, undefined);
+}
+
+/** {@link orderTotal} with price and volume already parsed (undefined: parse here). */
+function totalOf(intent: OrderIntent, price: Dec | undefined, volume: Dec | undefined) {
   if (intent.ord_type === "limit" && intent.price !== undefined && intent.volume !== undefined)
-    return mul(dec(intent.price), dec(intent.volume));
+    return mul(price ?? dec(intent.price), volume ?? dec(intent.volume));
   // Market and best buys carry the total to spend in `price`.
-  if (intent.side === "bid" && intent.price !== undefined) return dec(intent.price);
+  if (intent.side === "bid" && intent.price !== undefined) return price ?? dec(intent.price);
   return undefined;
 }
 
@@ -61,33 +80,34 @@ export function checkIntent(intent: OrderIntent, ctx: RiskContext): void {
     throw new UplineError("ORDER_MARKET_NOT_ALLOWED", `market ${intent.market} is not allowed`);
   if (ctx.rules === undefined)
     throw new UplineError("ORDER_MARKET_NOT_ALLOWED", `no instrument data for ${intent.market}`);
-  if (intent.ord_type === "limit" && intent.price !== undefined) {
-    const price = dec(intent.price);
-    if (isZero(price) || !isMultiple(price, dec(ctx.rules.tickSize)))
+  const price = intent.price === undefined ? undefined : dec(intent.price);
+  if (intent.ord_type === "limit" && price !== undefined) {
+    if (isZero(price) || !isMultiple(price, limitDec(ctx.rules.tickSize)))
       throw new UplineError(
         "ORDER_PRICE_OFF_TICK",
         `price ${intent.price} is not a multiple of the tick ${ctx.rules.tickSize} on ${intent.market}`,
       );
   }
-  if (intent.volume !== undefined && isZero(dec(intent.volume)))
+  const volume = intent.volume === undefined ? undefined : dec(intent.volume);
+  if (volume !== undefined && isZero(volume))
     throw new UplineError("ORDER_TOTAL_TOO_SMALL", "volume must be above zero");
-  const total = orderTotal(intent);
+  const total = totalOf(intent, price, volume);
   if (total === undefined) return;
   const quote = intent.market.split("-")[0] as string;
   const min = ctx.limits.minTotal[quote];
-  if (min !== undefined && cmp(total, dec(min)) < 0)
+  if (min !== undefined && cmp(total, limitDec(min)) < 0)
     throw new UplineError(
       "ORDER_TOTAL_TOO_SMALL",
       `order total is below the minimum of ${min} ${quote}`,
     );
   const max = ctx.limits.maxTotal[quote];
-  if (max !== undefined && cmp(total, dec(max)) > 0)
+  if (max !== undefined && cmp(total, limitDec(max)) > 0)
     throw new UplineError(
       "ORDER_TOTAL_TOO_LARGE",
       `order total is above the maximum of ${max} ${quote}`,
     );
   const notional = ctx.limits.maxNotional[intent.market] ?? ctx.limits.maxNotional["*"];
-  if (notional !== undefined && cmp(total, dec(notional)) > 0)
+  if (notional !== undefined && cmp(total, limitDec(notional)) > 0)
     throw new UplineError(
       "ORDER_TOTAL_TOO_LARGE",
       `order total is above ${intent.market}'s notional limit of ${notional} ${quote}`,

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
-  type AuditEvent,
+  AuditEvent,
   CancelReply,
   CancelRequest,
   connectBus,
@@ -19,7 +19,7 @@ import {
   createSubjects,
   ensureStreams,
   type Logger,
-  type OrderEvent,
+  OrderEvent,
   OrderIntent,
   OrderRef,
   OrderReply,
@@ -241,13 +241,14 @@ async function startHarnessInner(
   if (options.spy !== false) {
     spy.subscribe(subjects.orders.eventsAll, {
       callback: (_e, m) => {
-        events.push(JSON.parse(Buffer.from(m.data).toString("utf8")) as OrderEvent);
+        // Through the schema: order-exec builds these by hand (fast-encode.ts).
+        events.push(OrderEvent.parse(JSON.parse(Buffer.from(m.data).toString("utf8"))));
       },
     });
     spy.subscribe(subjects.audit.all, {
       callback: (_e, m) => {
         const a = JSON.parse(Buffer.from(m.data).toString("utf8")) as AuditEvent;
-        if (a.service === "order-exec") audits.push(a);
+        if (a.service === "order-exec") audits.push(AuditEvent.parse(a));
       },
     });
   }

@@ -1,0 +1,385 @@
+/**
+ * Hand-built JSON for the two messages every order produces on order-exec's
+ * thread: its audit records (`order_submit` before the POST, `order_response`
+ * after it) and its order event. The schema path (`encodeMessage`: a zod parse
+ * that copies the message, plus the redaction walk for audit data) allocated
+ * ≈ 28 KB of the ≈ 117 KB per order. Each encoder here vouches only for what
+ * it checks completely and is byte-for-byte the schema path's output; for
+ * anything else it returns `undefined` and the caller takes the schema path,
+ * so refusals keep the schema's exact error. Held to the schema path by
+ * test/fast-encode.test.ts (good, bad and generated inputs).
+ */
+import { type Span, trace } from "@opentelemetry/api";
+import {
+  AuditEvent,
+  type AuditPublisher,
+  type AuditRecord,
+  createFastAuditPublisher,
+  encodeMessage,
+  isMarketCode,
+  type JsPublisher,
+  OrderEvent,
+  redactAuditData,
+  type ServiceName,
+  type Subjects,
+  traceparentOf,
+  uuidv7,
+} from "@upline/shared";
+
+/** Strings JSON.stringify leaves as they are (no quote, backslash, control or non-ASCII character). */
+const PLAIN = /^[A-Za-z0-9._:@/+=-]*$/;
+/** JSON text of a string: as is when plain, JSON.stringify otherwise. */
+const str = (s: string) => (PLAIN.test(s) ? `"${s}"` : JSON.stringify(s));
+/**
+ * Strings the audit redaction (`scrubSecrets`: "Bearer <token>", compact JWS
+ * starting "eyJ") leaves as they are: neither pattern can match without these.
+ */
+const BEARER = /bearer/i;
+const unscrubbed = (s: string) => !s.includes("eyJ") && !BEARER.test(s);
+/** Plain (no escaping) and unscrubbed in one pass: the usual audit value. */
+const PLAIN_UNSCRUBBED = /^(?!.*(?:eyJ|[Bb][Ee][Aa][Rr][Ee][Rr]))[A-Za-z0-9._:@/+=-]*$/;
+/** Data keys already found plain and not secret-named (bounded: keys are a small fixed set). */
+const goodKeys = new Set<string>();
+const SERVICES: ReadonlySet<string> = new Set([
+  "market-feed",
+  "order-exec",
+  "signer",
+  "audit",
+  "cli",
+]);
+
+/** Data keys the redaction keeps as they are and JSON.stringify does not escape. */
+const DATA_KEY = /^[a-z_][a-z0-9_]*$/;
+/** The redaction's secret-named keys (packages/shared audit.ts), held to it by the tests. */
+const SECRET_KEY =
+  /^(secret|secret_key|secretkey|password|token|authorization|bearer|jws|jwt|private_key|seed)$/i;
+const KIND = /^[a-z][a-z0-9_-]*$/;
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const OUTCOMES: ReadonlySet<string> = new Set(["ok", "error", "denied"]);
+/** `Date.prototype.toISOString` for years 0000–9999: always a valid IsoTime. */
+const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/** The envelope of an audit event, as `buildEvent` in packages/shared makes it. */
+export interface AuditHead {
+  readonly id: string;
+  readonly ts: string;
+  readonly service: ServiceName;
+  readonly kind: string;
+  readonly outcome: string;
+  readonly trace_id?: string;
+  readonly actor?: string;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => {
+  if (v === null || typeof v !== "object") return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+};
+
+/**
+ * `encodeMessage(AuditEvent, {...head, data: redactAuditData(data)})` by hand
+ * for a flat record: every value a string the redaction would not change, a
+ * boolean, a finite number or undefined; keys lower-case and not secret-named.
+ * `undefined` for anything else (the caller takes the schema path).
+ */
+export function fastAuditBody(
+  head: AuditHead,
+  data: Readonly<Record<string, unknown>>,
+): string | undefined {
+  if (
+    !PLAIN.test(head.id) ||
+    !ISO_MS.test(head.ts) ||
+    !KIND.test(head.kind) ||
+    !OUTCOMES.has(head.outcome) ||
+    !SERVICES.has(head.service) ||
+    !isPlainObject(data)
+  )
+    return undefined;
+  // The schema checks the id as a UUIDv7; the hand path only takes uuidv7()'s shape.
+  if (!UUID_V7.test(head.id)) return undefined;
+  let out = `{"id":"${head.id}","ts":"${head.ts}","service":"${head.service}","kind":"${head.kind}","outcome":"${head.outcome}"`;
+  if (head.trace_id !== undefined) {
+    if (!TRACE_ID.test(head.trace_id)) return undefined;
+    out += `,"trace_id":"${head.trace_id}"`;
+  }
+  if (head.actor !== undefined) {
+    if (typeof head.actor !== "string") return undefined;
+    out += `,"actor":${str(head.actor)}`;
+  }
+  out += `,"data":{`;
+  let first = true;
+  for (const k of Object.keys(data)) {
+    if (!goodKeys.has(k)) {
+      if (k === "__proto__" || !DATA_KEY.test(k) || SECRET_KEY.test(k)) return undefined;
+      if (goodKeys.size < 256) goodKeys.add(k);
+    }
+    const v = data[k];
+    let text: string;
+    if (v === undefined) continue;
+    if (typeof v === "string") {
+      if (PLAIN_UNSCRUBBED.test(v)) text = `"${v}"`;
+      else if (unscrubbed(v)) text = JSON.stringify(v);
+      else return undefined;
+    } else if (typeof v === "boolean") text = v ? "true" : "false";
+    else if (typeof v === "number" && Number.isFinite(v)) text = JSON.stringify(v);
+    else return undefined;
+    out += first ? `"${k}":${text}` : `,"${k}":${text}`;
+    first = false;
+  }
+  return `${out}}}`;
+}
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+const NO_TRACE = "0".repeat(32);
+
+/**
+ * {@link createFastAuditPublisher}'s contract (resolves only once JetStream
+ * stored the event; PUBLISH_NOT_ACKED otherwise) with the event built by
+ * {@link fastAuditBody} when it can vouch for it, by the schema path (redaction,
+ * zod, JSON.stringify) otherwise. Inside a recording span the shared
+ * publisher itself runs (it wraps the publish in a PRODUCER span).
+ */
+export function createOrderAuditPublisher(
+  publisher: JsPublisher,
+  subjects: Subjects,
+  service: ServiceName,
+  clock: () => number = Date.now,
+): AuditPublisher {
+  const general = createFastAuditPublisher(publisher, subjects, service, clock);
+  const subjectsByKind = new Map<string, string>();
+  const send = (record: AuditRecord, active: Span | undefined) => {
+    const now = clock();
+    const spanCtx = active?.spanContext();
+    const head: AuditHead = {
+      id: uuidv7(now),
+      ts: isoTime(now),
+      service,
+      kind: record.kind,
+      outcome: record.outcome,
+      ...(spanCtx && spanCtx.traceId !== NO_TRACE ? { trace_id: spanCtx.traceId } : {}),
+      ...(record.actor === undefined ? {} : { actor: record.actor }),
+    };
+    let subject = subjectsByKind.get(record.kind);
+    if (subject === undefined) {
+      subject = subjects.audit.event(service, record.kind);
+      if (subjectsByKind.size < 256) subjectsByKind.set(record.kind, subject);
+    }
+    const fast = fastAuditBody(head, record.data);
+    let event: AuditEvent;
+    let body: string;
+    if (fast === undefined) {
+      // The schema path, exactly as the shared publisher builds and checks it.
+      event = { ...head, data: redactAuditData(record.data) } as AuditEvent;
+      body = encodeMessage(AuditEvent, event, subject);
+    } else {
+      event = { ...head, data: record.data } as AuditEvent;
+      body = fast;
+    }
+    const tp = active === undefined ? undefined : traceparentOf(active.spanContext());
+    return publisher
+      .publish(subject, body, { msgId: head.id, ...(tp === undefined ? {} : { traceparent: tp }) })
+      .then((ack) => ({ event, ack }));
+  };
+  return {
+    record: (record: AuditRecord) => {
+      const active = trace.getActiveSpan();
+      // A sampled trace gets the shared publisher's span around the publish.
+      if (active?.isRecording()) return general.record(record);
+      try {
+        return send(record, active);
+      } catch (err) {
+        // Refused before anything was sent (bad kind, invalid event): a rejection, as before.
+        return Promise.reject(err);
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------- timestamps
+
+const two = (n: number) => (n < 10 ? `0${n}` : `${n}`);
+let lastMs = Number.NaN;
+let lastIso = "";
+
+/**
+ * `new Date(ms).toISOString()` — which cost ≈ 1–3 µs a call here, three calls
+ * per order — by arithmetic (days to civil date, H. Hinnant's algorithm) for
+ * integer times from 1970 to 9999, with the last answer kept (orders within
+ * one millisecond share it). Anything else goes to `toISOString` itself.
+ */
+export function isoTime(ms: number): string {
+  if (ms === lastMs) return lastIso;
+  let iso: string;
+  if (Number.isInteger(ms) && ms >= 0 && ms < 253_402_300_800_000) {
+    const days = Math.floor(ms / 86_400_000);
+    let rest = ms - days * 86_400_000;
+    const z = days + 719_468;
+    const era = Math.floor(z / 146_097);
+    const doe = z - era * 146_097;
+    const yoe = Math.floor(
+      (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+    );
+    const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+    const mp = Math.floor((5 * doy + 2) / 153);
+    const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+    const month = mp < 10 ? mp + 3 : mp - 9;
+    const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+    const hour = Math.floor(rest / 3_600_000);
+    rest -= hour * 3_600_000;
+    const minute = Math.floor(rest / 60_000);
+    rest -= minute * 60_000;
+    const second = Math.floor(rest / 1000);
+    const milli = rest - second * 1000;
+    iso = `${year}-${two(month)}-${two(day)}T${two(hour)}:${two(minute)}:${two(second)}.${milli < 10 ? "00" : milli < 100 ? "0" : ""}${milli}Z`;
+  } else iso = new Date(ms).toISOString();
+  lastMs = ms;
+  lastIso = iso;
+  return iso;
+}
+
+// ---------------------------------------------------------------- order events
+
+const DECIMAL = /^(0|[1-9][0-9]*)(\.[0-9]+)?$/;
+const CLIENT_ORDER_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+const ACCOUNT_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const EVENT_TYPES: ReadonlySet<string> = new Set([
+  "accepted",
+  "rejected",
+  "open",
+  "partially_filled",
+  "filled",
+  "cancelled",
+  "unknown",
+  "reconciled",
+]);
+const SIDES: ReadonlySet<string> = new Set(["bid", "ask"]);
+const ORD_TYPES: ReadonlySet<string> = new Set(["limit", "price", "market", "best"]);
+/** OrderEvent's keys in its schema's order (the order of the schema path's JSON). */
+const EVENT_KEYS = [
+  "id",
+  "type",
+  "ts",
+  "account",
+  "market",
+  "client_order_id",
+  "uuid",
+  "side",
+  "ord_type",
+  "price",
+  "volume",
+  "executed_volume",
+  "remaining_volume",
+  "avg_price",
+  "fill",
+  "error",
+] as const;
+const EVENT_KEY_SET: ReadonlySet<string> = new Set(EVENT_KEYS);
+const DECIMAL_KEYS: ReadonlySet<string> = new Set([
+  "price",
+  "volume",
+  "executed_volume",
+  "remaining_volume",
+  "avg_price",
+]);
+
+const digits = (s: string, from: number, to: number): number => {
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + s.charCodeAt(i) - 48;
+  return n;
+};
+
+/**
+ * A valid IsoTime in `Date.prototype.toISOString`'s form (years 0000–9999,
+ * milliseconds, `Z`): the shape by regex, then the calendar (month, day of
+ * that month with leap years, hour, minute, second) by arithmetic.
+ */
+const validIsoTime = (v: unknown): v is string => {
+  if (typeof v !== "string" || !ISO_MS.test(v)) return false;
+  const year = digits(v, 0, 4);
+  const month = digits(v, 5, 7);
+  const day = digits(v, 8, 10);
+  if (month < 1 || month > 12 || day < 1) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days =
+    month === 2
+      ? leap
+        ? 29
+        : 28
+      : month === 4 || month === 6 || month === 9 || month === 11
+        ? 30
+        : 31;
+  return (
+    day <= days && digits(v, 11, 13) <= 23 && digits(v, 14, 16) <= 59 && digits(v, 17, 19) <= 59
+  );
+};
+
+/**
+ * `encodeMessage(OrderEvent, e)` by hand for the events order-exec publishes
+ * per order (no `fill`); `undefined` when it cannot vouch (the schema path
+ * then checks and encodes, or refuses with its own error).
+ */
+export function fastOrderEventBody(e: unknown): string | undefined {
+  if (!isPlainObject(e)) return undefined;
+  for (const k of Object.keys(e)) if (!EVENT_KEY_SET.has(k)) return undefined;
+  const { id, type, ts, account, market } = e;
+  if (
+    typeof id !== "string" ||
+    id.length === 0 ||
+    typeof type !== "string" ||
+    !EVENT_TYPES.has(type) ||
+    !validIsoTime(ts) ||
+    typeof account !== "string" ||
+    !ACCOUNT_ID.test(account) ||
+    typeof market !== "string" ||
+    !isMarketCode(market)
+  )
+    return undefined;
+  let out = `{"id":${str(id)},"type":"${type}","ts":"${ts}","account":"${account}","market":${str(market)}`;
+  for (let i = 5; i < EVENT_KEYS.length; i++) {
+    const k = EVENT_KEYS[i] as string;
+    const v = e[k];
+    if (v === undefined) continue;
+    if (k === "client_order_id") {
+      if (typeof v !== "string" || !CLIENT_ORDER_ID.test(v)) return undefined;
+      out += `,"client_order_id":"${v}"`;
+    } else if (k === "uuid") {
+      if (typeof v !== "string") return undefined;
+      out += `,"uuid":${str(v)}`;
+    } else if (k === "side") {
+      if (typeof v !== "string" || !SIDES.has(v)) return undefined;
+      out += `,"side":"${v}"`;
+    } else if (k === "ord_type") {
+      if (typeof v !== "string" || !ORD_TYPES.has(v)) return undefined;
+      out += `,"ord_type":"${v}"`;
+    } else if (DECIMAL_KEYS.has(k)) {
+      if (typeof v !== "string" || !DECIMAL.test(v)) return undefined;
+      out += `,"${k}":"${v}"`;
+    } else if (k === "error") {
+      const body = errorBody(v);
+      if (body === undefined) return undefined;
+      out += `,"error":${body}`;
+    } else return undefined; // fill: the schema path
+  }
+  return `${out}}`;
+}
+
+/** OrderErrorBody (strict: code, message, exchange_error?) by hand. */
+function errorBody(v: unknown): string | undefined {
+  if (!isPlainObject(v)) return undefined;
+  for (const k of Object.keys(v))
+    if (k !== "code" && k !== "message" && k !== "exchange_error") return undefined;
+  const { code, message, exchange_error } = v;
+  if (typeof code !== "string" || typeof message !== "string") return undefined;
+  let out = `{"code":${str(code)},"message":${str(message)}`;
+  if (exchange_error !== undefined) {
+    if (typeof exchange_error !== "string") return undefined;
+    out += `,"exchange_error":${str(exchange_error)}`;
+  }
+  return `${out}}`;
+}
+
+/** The order event's JSON: by hand when {@link fastOrderEventBody} vouches, the schema path otherwise. */
+export function encodeOrderEvent(e: OrderEvent, subject: string): string {
+  return fastOrderEventBody(e) ?? encodeMessage(OrderEvent, e, subject);
+}
