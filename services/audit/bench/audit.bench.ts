@@ -9,7 +9,8 @@
  *   only acks (no validation, no store): the transport's ceiling for the drain rows;
  * - the same two throughput figures into PGlite (file-backed).
  *
- * AUDIT_BENCH_PHASES (comma list of js, pg, lat, lite; default all) runs a subset.
+ * AUDIT_BENCH_PHASES (comma list of js, pg, lat, lite; default all) runs a subset;
+ * AUDIT_BENCH_EVENTS (default 100000) sets the PostgreSQL backlog, PGlite's is half.
  */
 
 import { readFileSync } from "node:fs";
@@ -59,8 +60,9 @@ import {
   openDb,
 } from "../src/index.ts";
 
-const SUSTAINED = 100_000;
-const PGLITE = 50_000;
+// AUDIT_BENCH_EVENTS scales both backlogs down for short runs (PGlite gets half).
+const SUSTAINED = Number(process.env.AUDIT_BENCH_EVENTS ?? 100_000);
+const PGLITE = Math.round(SUSTAINED / 2);
 const OFFERED_RATE = 5_000;
 const OFFERED_SECONDS = 5;
 const PHASES = new Set(

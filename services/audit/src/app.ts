@@ -128,13 +128,12 @@ export function buildAudit(deps: AuditDeps): AuditApp {
 
   // Received, not yet written: keyed by stream sequence, so a redelivery
   // replaces its earlier copy instead of piling up while the store is down.
-  interface Received {
-    readonly msg: JsMsg;
-    readonly event: ChainEvent;
-    readonly canonical: string;
-    /** When a sampled trace context came with the event: for its store span. */
-    readonly receivedAt: number | undefined;
-  }
+  // With a short queue (live traffic) an event is prepared (decoded, redacted,
+  // canonicalized) on receipt, which overlaps the batch before's commit. With a
+  // long one (a backlog, up to AUDIT_MAX_ACK_PENDING) only the message and its
+  // arrival time wait; it is prepared when its batch is formed, so the objects
+  // that work makes die young instead of surviving the scavenges of a long
+  // queue (GC was the largest item in the drain's profile).
   const queue = new Map<number, Received>();
   // The writer is woken when this many events wait: 1 when it is idle, a full
   // batch while a batch is in flight (a smaller one would only wait for the lock).
@@ -209,34 +208,41 @@ export function buildAudit(deps: AuditDeps): AuditApp {
 
   async function readLoop(msgs: ConsumerMessages): Promise<void> {
     for await (const m of msgs) {
-      // Validate, redact and canonicalize on receipt: this CPU work overlaps
-      // the transaction of the batch before.
-      const event = prepare(m);
-      const receivedAt = isSampled(m) ? Date.now() : undefined;
-      queue.set(m.info.streamSequence, {
-        msg: m,
-        event,
-        canonical: canonicalEvent(event),
-        receivedAt,
-      });
+      const r = new Received(m, Date.now());
+      if (queue.size < config.AUDIT_BATCH_MAX) prepareReceived(r);
+      queue.set(m.info.streamSequence, r);
       if (queue.size >= wantQueued) signal();
     }
   }
 
+  /** Takes the oldest queued messages, preparing those not prepared on receipt. */
   function takeBatch(): Received[] {
     const batch: Received[] = [];
-    for (const [seq, m] of queue) {
-      batch.push(m);
+    for (const [seq, r] of queue) {
       queue.delete(seq);
+      if (r.event === PENDING) prepareReceived(r);
+      batch.push(r);
       if (batch.length >= config.AUDIT_BATCH_MAX) break;
     }
     return batch;
   }
 
+  function prepareReceived(r: Received): void {
+    const event = prepare(r.msg);
+    r.prepared(event, canonicalEvent(event), isSampled(r.msg));
+  }
+
   function prepare(m: JsMsg): ChainEvent {
+    // The subject is a getter: nats.js decodes it from bytes, only needed for an invalid body.
     const result = ingest(
       m.data,
-      { subject: m.subject, stream, streamSeq: m.info.streamSequence },
+      {
+        get subject() {
+          return m.subject;
+        },
+        stream,
+        streamSeq: m.info.streamSequence,
+      },
       clock,
     );
     if (!result.ok) {
@@ -245,7 +251,10 @@ export function buildAudit(deps: AuditDeps): AuditApp {
         { subject: m.subject, code: result.code, stream_seq: m.info.streamSequence },
         "invalid audit event stored as invalid_event",
       );
-    } else if (result.redactedPaths.length > 0 && !m.info.redelivered) {
+    } else if (result.redactedPaths.length > 0) {
+      // Raised when the event is prepared for storing, on a redelivery too: a
+      // message given back before it was prepared (stop, crash) must still
+      // alarm when it comes again. At least once, so a repeat is possible.
       raiseRedactionAlarm(result.event, result.redactedPaths);
     }
     return result.event;
@@ -520,12 +529,61 @@ export function buildAudit(deps: AuditDeps): AuditApp {
   };
 }
 
+/** A message waiting in the service's queue, then the event prepared from it. */
+class Received {
+  readonly msg: JsMsg;
+  /** Arrival time; kept as `receivedAt` only for a sampled trace context. */
+  readonly #at: number;
+  event: ChainEvent = PENDING;
+  canonical = "";
+  /** When a sampled trace context came with the event: the start of its store span. */
+  receivedAt: number | undefined;
+
+  constructor(msg: JsMsg, at: number) {
+    this.msg = msg;
+    this.#at = at;
+  }
+
+  prepared(event: ChainEvent, canonical: string, sampled: boolean): void {
+    this.event = event;
+    this.canonical = canonical;
+    this.receivedAt = sampled ? this.#at : undefined;
+  }
+}
+
+const PENDING: ChainEvent = Object.freeze({
+  id: "",
+  ts: "",
+  service: "",
+  kind: "",
+  outcome: "",
+  data: {},
+});
+
 const tracer = trace.getTracer("@upline/audit");
 
 /** A `traceparent` whose flags mark the trace as sampled: only those get a store span. */
 function isSampled(m: JsMsg): boolean {
+  // Most events carry only Nats-Msg-Id: when the raw header block does not
+  // even contain the key's bytes, skip decoding it into a map (nats.js keeps
+  // keys as sent and `get` matches them exactly, so this is only a shortcut).
+  const raw = rawHeaderBlock(m);
+  if (raw !== undefined && raw.indexOf(TRACEPARENT) === -1) return false;
   const tp = m.headers?.get("traceparent");
   return tp?.endsWith("-01") === true;
+}
+
+const TRACEPARENT = Buffer.from("traceparent");
+
+/** The message's undecoded header block, when nats.js's message has the expected shape. */
+function rawHeaderBlock(m: JsMsg): Buffer | undefined {
+  const inner = (m as unknown as { msg?: { _msg?: { hdr?: unknown }; _rdata?: unknown } }).msg;
+  const hdr = inner?._msg?.hdr;
+  const data = inner?._rdata;
+  if (typeof hdr !== "number" || !(data instanceof Uint8Array) || hdr > data.byteLength) {
+    return undefined;
+  }
+  return Buffer.from(data.buffer, data.byteOffset, Math.max(0, hdr));
 }
 
 const headerGetter = {
@@ -542,9 +600,10 @@ function traceStored(
   batch: readonly { msg: JsMsg; event: ChainEvent; receivedAt: number | undefined }[],
   result: AppendResult,
 ): void {
-  const seqById = new Map(result.stored.map((row) => [row.id, row.seq]));
+  let seqById: Map<string, number> | undefined;
   for (const r of batch) {
     if (r.receivedAt === undefined || r.msg.headers === undefined) continue;
+    seqById ??= new Map(result.stored.map((row) => [row.id, row.seq]));
     const parent = propagation.extract(context.active(), r.msg.headers, headerGetter);
     const seq = seqById.get(r.event.id);
     const span = tracer.startSpan(

@@ -43,57 +43,71 @@ export function looksLikeBearerOrJws(value: string): boolean {
  * input is not changed; when nothing is found the same object is returned.
  */
 export function redactForStorage(data: Readonly<Record<string, unknown>>): RedactionResult {
-  const paths: string[] = [];
-  // The path of the value being looked at, as segments: joined only on a hit,
-  // so the common case (nothing to redact) builds no path strings.
-  const at: (string | number)[] = [];
-  const hit = () => {
-    let path = "";
-    for (const seg of at) {
-      path += `/${typeof seg === "number" ? seg : seg.replace(/~/g, "~0").replace(/\//g, "~1")}`;
-    }
-    paths.push(path);
-    return REDACTED;
-  };
-  const walk = (value: unknown, key: string | undefined, depth: number): unknown => {
-    if (typeof value === "string") {
-      // Shorter than 8 characters nothing below can match (a bearer token or a
-      // compact JWS is at least 15, a secret under a secret-ish key at least 8).
-      if (value.length < 8 || ALREADY.test(value)) return value;
-      if (looksLikeBearerOrJws(value)) return hit();
-      if (key !== undefined && secretKey(key)) return hit();
-      return value;
-    }
-    if (value === null || typeof value !== "object") return value;
-    if (depth >= MAX_DEPTH) return value;
-    if (Array.isArray(value)) {
-      let out: unknown[] | undefined;
-      for (let i = 0; i < value.length; i++) {
-        const v: unknown = value[i];
-        at.push(i);
-        const r = walk(v, key, depth + 1);
-        at.pop();
-        if (r !== v && out === undefined) out = value.slice(0, i);
-        out?.push(r);
-      }
-      return out ?? value;
-    }
-    let changed = false;
-    const entries = Object.entries(value);
-    const results = new Array<unknown>(entries.length);
-    for (let i = 0; i < entries.length; i++) {
-      const [k, v] = entries[i] as [string, unknown];
-      at.push(k);
-      const r = walk(v, k, depth + 1);
-      at.pop();
-      if (r !== v) changed = true;
-      results[i] = r;
-    }
-    if (!changed) return value;
-    const out: Record<string, unknown> = {};
-    for (let i = 0; i < entries.length; i++) out[(entries[i] as [string, unknown])[0]] = results[i];
-    return out;
-  };
+  // One module-level walk (no closures or entry arrays per event: this runs
+  // for every stored event); `at` is reset in case an earlier walk threw.
+  at.length = 0;
+  found = undefined;
   const result = walk(data, undefined, 0) as Record<string, unknown>;
+  const paths = found ?? NONE;
+  found = undefined;
   return { data: result, paths };
+}
+
+const NONE: readonly string[] = Object.freeze([]);
+/** The path of the value being looked at, as segments: joined only on a hit. */
+const at: (string | number)[] = [];
+/** Paths replaced in the current walk (allocated on the first hit). */
+let found: string[] | undefined;
+
+function hit(): string {
+  let path = "";
+  for (const seg of at) {
+    path += `/${typeof seg === "number" ? seg : seg.replace(/~/g, "~0").replace(/\//g, "~1")}`;
+  }
+  found ??= [];
+  found.push(path);
+  return REDACTED;
+}
+
+function walk(value: unknown, key: string | undefined, depth: number): unknown {
+  if (typeof value === "string") {
+    // Shorter than 8 characters nothing below can match (a bearer token or a
+    // compact JWS is at least 15, a secret under a secret-ish key at least 8).
+    if (value.length < 8 || ALREADY.test(value)) return value;
+    if (looksLikeBearerOrJws(value)) return hit();
+    if (key !== undefined && secretKey(key)) return hit();
+    return value;
+  }
+  if (value === null || typeof value !== "object") return value;
+  if (depth >= MAX_DEPTH) return value;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      at.push(i);
+      const r = walk(v, key, depth + 1);
+      at.pop();
+      if (r !== v && out === undefined) out = value.slice(0, i);
+      out?.push(r);
+    }
+    return out ?? value;
+  }
+  // A copy is made only from the first replaced value on (the earlier values
+  // are unchanged, so they are copied as they are, in the same key order).
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  let out: Record<string, unknown> | undefined;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    const v = obj[k];
+    at.push(k);
+    const r = walk(v, k, depth + 1);
+    at.pop();
+    if (r !== v && out === undefined) {
+      out = {};
+      for (let j = 0; j < i; j++) out[keys[j] as string] = obj[keys[j] as string];
+    }
+    if (out !== undefined) out[k] = r;
+  }
+  return out ?? value;
 }

@@ -1,16 +1,27 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { eventually, startNats } from "@upline/testkit";
-import { type AuditApp, countRows, openDb, verifyStore } from "../src/index.ts";
-import { type Bus, openBus, publishMany, startAudit, tempDir, testConfig } from "./helpers.ts";
+import { type AuditApp, countRows, openDb, queryEvents, verifyStore } from "../src/index.ts";
+import {
+  type Bus,
+  makeEvent,
+  openBus,
+  publishMany,
+  startAudit,
+  tempDir,
+  testConfig,
+} from "./helpers.ts";
 
 const TOTAL = 5_000;
 let bus: Bus;
+let natsUrl: string;
 let dir: Awaited<ReturnType<typeof tempDir>>;
 const apps: AuditApp[] = [];
 
 before(async () => {
-  bus = await openBus((await startNats()).url);
+  natsUrl = (await startNats()).url;
+  bus = await openBus(natsUrl);
   dir = await tempDir();
 });
 
@@ -57,5 +68,63 @@ test("audit (embedded PGlite) - 5,000 events across a service restart, verify, t
     assert.equal(broken.firstBrokenSeq, 1234);
   } finally {
     await db.close();
+  }
+});
+
+test("audit (embedded PGlite) - an event given back unprepared still raises its redaction alarm when redelivered", async () => {
+  // Events are prepared (validated, redacted) only when their batch is formed;
+  // one nak'd before that (a stop, a crash) comes back as a redelivery and
+  // must still raise the alarm.
+  const own = await openBus(natsUrl);
+  const d = await tempDir();
+  try {
+    const config = await testConfig(d.path);
+    const e = makeEvent(1, {
+      kind: "leaky_redelivered",
+      data: { api_secret: "0123456789abcdef0123456789abcdef", n: 1 },
+    });
+    await jetstream(own.nc).publish(
+      own.subjects.audit.event(e.service, e.kind),
+      JSON.stringify(e),
+      {
+        msgID: e.id,
+      },
+    );
+    const stream = own.subjects.streams.audit;
+    await (await jetstreamManager(own.nc)).consumers.add(stream, {
+      durable_name: config.AUDIT_CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      max_deliver: -1,
+    });
+    const first = await (await jetstream(own.nc).consumers.get(stream, config.AUDIT_CONSUMER)).next(
+      {
+        expires: 5_000,
+      },
+    );
+    assert.ok(first, "the event was delivered once");
+    first.nak();
+
+    const app = startAudit(own, config);
+    apps.push(app);
+    await app.start();
+    // the event and the alarm about it are both stored
+    await eventually(() => app.status().stored >= 2, { timeoutMs: 20_000 });
+    assert.equal(app.status().redactions, 1);
+    await app.stop();
+    const db = await openDb({ dataDir: config.AUDIT_DATA_DIR });
+    try {
+      const [stored] = await queryEvents(db, { kind: "leaky_redelivered" });
+      assert.equal(stored?.data.api_secret, "[redacted]");
+      const alarms = await queryEvents(db, { kind: "redaction_alarm" });
+      assert.equal(alarms.length, 1);
+      assert.equal(alarms[0]?.data.event_id, e.id);
+      assert.deepEqual(alarms[0]?.data.paths, ["/api_secret"]);
+    } finally {
+      await db.close();
+    }
+  } finally {
+    await own.close();
+    await d.remove();
   }
 });
