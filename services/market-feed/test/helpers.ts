@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
@@ -8,7 +9,9 @@ import {
   ensureStreams,
   loadConfig,
   type Subjects,
+  Trade,
 } from "@upline/shared";
+import { tradeJson } from "@upline/upbit";
 import type { Sim } from "@upline/upbit-sim";
 import { buildMarketFeed, type Config, configSchema, type MarketFeed } from "../src/index.ts";
 
@@ -76,6 +79,13 @@ export async function streamTrades(
       got++;
       pending = m.info.pending;
       const t = m.json<{ market: string; sequential_id: string }>();
+      // What consumers rely on, whichever path wrote it (byte encoder or general):
+      // a schema-valid trade in JSON.stringify's bytes, the stable Nats-Msg-Id, a traceparent.
+      assert.equal(m.string(), tradeJson(Trade.parse(t)), "payload bytes");
+      assert.equal(m.headers?.get("Nats-Msg-Id"), `${t.market}:trade:${t.sequential_id}`);
+      // (A sampled message has none here: the tests install no OTel propagator.)
+      const tp = m.headers?.get("traceparent") ?? "";
+      if (tp !== "") assert.match(tp, /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/);
       const key = `${t.market}:${t.sequential_id}`;
       counts.set(key, (counts.get(key) ?? 0) + 1);
     }

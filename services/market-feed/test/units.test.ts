@@ -84,6 +84,84 @@ test("dedup - same answers as an insertion-ordered set under random adds, forget
   }
 });
 
+test("dedup - same answers as an insertion-ordered set when ids mostly rise, with late, repeated and forgotten ids", () => {
+  // The common shape of Upbit's sequential_ids: rising, with some late (below
+  // the greatest), repeated and forgotten ones, and ids of growing length.
+  let seed = 11;
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
+  for (const capacity of [1, 2, 5, 100, 3_000]) {
+    const seen = createSeenIds(capacity);
+    const ref = new Set<string>();
+    let top = 990;
+    const recent: string[] = [];
+    for (let i = 0; i < 60_000; i++) {
+      const r = rnd();
+      let id: string;
+      if (r < 0.75) {
+        top += 1 + Math.floor(rnd() * 3);
+        id = String(top);
+      } else if (recent.length > 0) {
+        // An id near the top: repeated, late, or never seen (a gap filled later).
+        id =
+          rnd() < 0.5
+            ? (recent[Math.floor(rnd() * recent.length)] as string)
+            : String(top - Math.floor(rnd() * capacity * 2));
+      } else id = String(top);
+      const op = rnd();
+      if (op < 0.1) {
+        seen.forget(id);
+        ref.delete(id);
+      } else if (op < 0.2) assert.equal(seen.has(id), ref.has(id), `has ${id} at op ${i}`);
+      else {
+        const fresh = !ref.has(id);
+        if (fresh) {
+          ref.add(id);
+          if (ref.size > capacity) ref.delete(ref.values().next().value as string);
+        }
+        assert.equal(seen.add(id), fresh, `capacity ${capacity}, op ${i}, id ${id}`);
+        recent.push(id);
+        if (recent.length > 64) recent.shift();
+      }
+      assert.equal(seen.size(), ref.size);
+    }
+    for (const id of ref) assert.equal(seen.has(id), true);
+  }
+});
+
+test("dedup - forgotten ids are compacted away and never resurrected", () => {
+  // Live ids stay few while thousands are forgotten (both rising and late ones):
+  // the tombstones must be dropped without changing any answer.
+  const seen = createSeenIds(10);
+  const ref = new Set<string>();
+  const add = (id: string) => {
+    ref.add(id);
+    if (ref.size > 10) ref.delete(ref.values().next().value as string);
+  };
+  for (let i = 1; i <= 20_000; i++) {
+    const id = String(100_000 + i * 2);
+    assert.equal(seen.add(id), true);
+    add(id);
+    if (i % 7 !== 0) {
+      seen.forget(id);
+      ref.delete(id);
+    }
+    const late = String(100_001 + i * 2 - 40); // odd: below the top, never seen before
+    assert.equal(seen.add(late), true);
+    add(late);
+    if (i % 5 !== 0) {
+      seen.forget(late);
+      ref.delete(late);
+    }
+    assert.equal(seen.size(), ref.size, `op ${i}`);
+  }
+  for (const id of ref) assert.equal(seen.has(id), true);
+  assert.equal(seen.has("100002"), false);
+  assert.equal(seen.add("100002"), true, "a forgotten, evicted id is new again");
+});
+
 test("outbox - publishes that fail come back to the front and never take it over maxBuffered", () => {
   // The publisher answers only when told: every send is held until it fails.
   const sends: { msgId: string; done: JsPublishCallback }[] = [];
