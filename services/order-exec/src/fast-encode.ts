@@ -19,8 +19,10 @@ import {
   isMarketCode,
   type JsPublisher,
   OrderEvent,
+  OrdType,
   redactAuditData,
   type ServiceName,
+  Side,
   type Subjects,
   traceparentOf,
   uuidv7,
@@ -243,18 +245,10 @@ export function isoTime(ms: number): string {
 const DECIMAL = /^(0|[1-9][0-9]*)(\.[0-9]+)?$/;
 const CLIENT_ORDER_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 const ACCOUNT_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-const EVENT_TYPES: ReadonlySet<string> = new Set([
-  "accepted",
-  "rejected",
-  "open",
-  "partially_filled",
-  "filled",
-  "cancelled",
-  "unknown",
-  "reconciled",
-]);
-const SIDES: ReadonlySet<string> = new Set(["bid", "ask"]);
-const ORD_TYPES: ReadonlySet<string> = new Set(["limit", "price", "market", "best"]);
+// The enums come from the schema itself, so a new value cannot be missed here.
+const EVENT_TYPES: ReadonlySet<string> = new Set(OrderEvent.shape.type.options);
+const SIDES: ReadonlySet<string> = new Set(Object.values(Side));
+const ORD_TYPES: ReadonlySet<string> = new Set(Object.values(OrdType));
 /** OrderEvent's keys in its schema's order (the order of the schema path's JSON). */
 const EVENT_KEYS = [
   "id",
