@@ -337,60 +337,67 @@ export function createExecutor(deps: ExecDeps): Executor {
   };
 
   /**
-   * Finds out what happened to an order whose outcome is unknown: GET by
-   * identifier with exponential backoff and full jitter; found → accepted;
-   * not found twice, the second time at least `absentAfterMs` after the send →
-   * proven absent → resubmitted once with the same identifier (Upbit refuses a
-   * duplicate identifier, so even a late original cannot make two orders).
+   * Looks an order up by identifier with exponential backoff and full jitter,
+   * within `resolveMs` of the call that made it. Each call of the returned
+   * function looks until the order is found, or proven absent — not found
+   * twice, the second time at least `absentAfterMs` after `sentAt` — and
+   * answers undefined once the time is up or the executor stops.
+   */
+  const lookups = (clientOrderId: string, keyId: string, waitFirst: boolean) => {
+    const started = clock();
+    const base = settings.lookupBaseMs ?? 100;
+    let attempt = 0;
+    return async (sentAt: number): Promise<{ order: UpbitOrder } | "absent" | undefined> => {
+      let notFound = 0;
+      while (!stopping && clock() - started < settings.resolveMs) {
+        if (attempt > 0 || waitFirst)
+          await sleep(random() * Math.min(2_000, base * 2 ** Math.min(attempt, 10)));
+        attempt++;
+        try {
+          const call = orderRequests.getOrder({ identifier: clientOrderId });
+          const order = await api.getOrderByIdentifier(
+            clientOrderId,
+            await deps.sign(keyId, call),
+            { deadlineMs: clock() + settings.queueMs },
+          );
+          return { order };
+        } catch (err) {
+          if (
+            isUpbitRestError(err, "UPBIT_REST_REJECTED") &&
+            err.exchangeError === "order_not_found"
+          ) {
+            notFound++;
+            if (notFound >= 2 && clock() - sentAt >= settings.absentAfterMs) return "absent";
+          } else log.warn({ err, client_order_id: clientOrderId }, "order lookup failed");
+        }
+      }
+      return undefined;
+    };
+  };
+
+  /**
+   * Finds out what happened to an order whose outcome is unknown: looked up
+   * until found → accepted, or proven absent → resubmitted with the same
+   * identifier (Upbit refuses a duplicate identifier, so even a late original
+   * cannot make two orders), and looked up again if that answer is lost too.
    */
   const resolve = async (intent: OrderIntent, keyId: string, firstSentAt: number) => {
-    const started = clock();
+    const next = lookups(intent.client_order_id, keyId, true);
     let sentAt = firstSentAt;
-    let notFound = 0;
-    let attempt = 0;
-    const base = settings.lookupBaseMs ?? 100;
-    while (!stopping && clock() - started < settings.resolveMs) {
-      await sleep(random() * Math.min(2_000, base * 2 ** Math.min(attempt, 10)));
-      attempt++;
-      let order: UpbitOrder;
-      try {
-        const call = orderRequests.getOrder({ identifier: intent.client_order_id });
-        order = await api.getOrderByIdentifier(
-          intent.client_order_id,
-          await deps.sign(keyId, call),
-          {
-            deadlineMs: clock() + settings.queueMs,
-          },
-        );
-      } catch (err) {
-        if (
-          isUpbitRestError(err, "UPBIT_REST_REJECTED") &&
-          err.exchangeError === "order_not_found"
-        ) {
-          notFound++;
-          if (notFound >= 2 && clock() - sentAt >= settings.absentAfterMs) {
-            await auditAcked("order_submit", "ok", {
-              ...intentData(intent),
-              resubmit: true,
-              reason: "proven absent",
-            });
-            const outcome = await send(intent, keyId, undefined, clock() + settings.queueMs);
-            if (outcome.kind === "unknown") {
-              sentAt = outcome.sentAt;
-              notFound = 0;
-              continue;
-            }
-            if (outcome.kind === "not_sent") continue;
-            return finish(intent, outcome);
-          }
-        } else
-          log.warn(
-            { err, client_order_id: intent.client_order_id },
-            "lookup of an unknown order failed",
-          );
-        continue;
-      }
-      return finish(intent, { kind: "accepted", order });
+    for (;;) {
+      const found = await next(sentAt);
+      if (found === undefined) break;
+      if (found !== "absent") return finish(intent, { kind: "accepted", order: found.order });
+      await auditAcked("order_submit", "ok", {
+        ...intentData(intent),
+        resubmit: true,
+        reason: "proven absent",
+      });
+      const outcome = await send(intent, keyId, undefined, clock() + settings.queueMs);
+      if (outcome.kind === "unknown") sentAt = outcome.sentAt;
+      // Not sent (no grant, queue deadline): proven absent still, tried again after two lookups.
+      if (outcome.kind === "unknown" || outcome.kind === "not_sent") continue;
+      return finish(intent, outcome);
     }
     if (!stopping)
       log.error(
@@ -737,55 +744,35 @@ export function createExecutor(deps: ExecDeps): Executor {
     const keyId = keyOf(c.account);
     const base = { client_order_id: c.clientOrderId, account: c.account, market: c.market };
     await auditAcked("order_recovery", "ok", { ...base, state: c.state, at: c.at });
-    const started = clock();
-    let notFound = 0;
-    let attempt = 0;
-    const lookupBase = settings.lookupBaseMs ?? 100;
-    while (!stopping && clock() - started < settings.resolveMs) {
-      if (attempt > 0)
-        await sleep(random() * Math.min(2_000, lookupBase * 2 ** Math.min(attempt, 10)));
-      attempt++;
-      let order: UpbitOrder;
-      try {
-        const call = orderRequests.getOrder({ identifier: c.clientOrderId });
-        order = await api.getOrderByIdentifier(c.clientOrderId, await deps.sign(keyId, call), {
-          deadlineMs: clock() + settings.queueMs,
-        });
-      } catch (err) {
-        if (
-          isUpbitRestError(err, "UPBIT_REST_REJECTED") &&
-          err.exchangeError === "order_not_found"
-        ) {
-          notFound++;
-          if (notFound >= 2 && clock() - c.at >= settings.absentAfterMs) {
-            // Proven absent. The intent itself is not kept in KV, so recovery
-            // cannot resubmit it: the id ends rejected, typed and audited.
-            const error = new UplineError(
-              "ORDER_NOT_FOUND",
-              "the order never reached the exchange (proven absent on restart recovery); not resubmitted",
-            );
-            const reply: OrderReply = {
-              status: "rejected",
-              client_order_id: c.clientOrderId,
-              error: errorBody(error),
-            };
-            await claims.settle(c.account, c.clientOrderId, {
-              state: ClaimState.Rejected,
-              at: clock(),
-              market: c.market,
-              reply,
-            });
-            await auditResponse("order_response", "error", {
-              ...base,
-              status: "rejected",
-              code: error.code,
-              recovered: true,
-            });
-            return "absent";
-          }
-        } else log.warn({ err, client_order_id: c.clientOrderId }, "recovery lookup failed");
-        continue;
-      }
+    const found = await lookups(c.clientOrderId, keyId, false)(c.at);
+    if (found === "absent") {
+      // Proven absent. The intent itself is not kept in KV, so recovery
+      // cannot resubmit it: the id ends rejected, typed and audited.
+      const error = new UplineError(
+        "ORDER_NOT_FOUND",
+        "the order never reached the exchange (proven absent on restart recovery); not resubmitted",
+      );
+      const reply: OrderReply = {
+        status: "rejected",
+        client_order_id: c.clientOrderId,
+        error: errorBody(error),
+      };
+      await claims.settle(c.account, c.clientOrderId, {
+        state: ClaimState.Rejected,
+        at: clock(),
+        market: c.market,
+        reply,
+      });
+      await auditResponse("order_response", "error", {
+        ...base,
+        status: "rejected",
+        code: error.code,
+        recovered: true,
+      });
+      return "absent";
+    }
+    if (found !== undefined) {
+      const { order } = found;
       const intent = {
         client_order_id: c.clientOrderId,
         account: c.account,
