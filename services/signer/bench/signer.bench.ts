@@ -24,7 +24,7 @@ import {
 } from "@upline/testkit";
 import { compactVerify } from "jose";
 import { buildSigner, createSignerClient } from "../src/index.ts";
-import { callerKeys, keyFile, tempDirs } from "../test/fixtures.ts";
+import { callerKeys, keyFile, signerSettings, tempDirs } from "../test/fixtures.ts";
 
 const SUITE = "signer";
 const rows: BenchRow[] = [];
@@ -126,16 +126,7 @@ if (phases.has("pipe")) {
     nc,
     subjects: pipeSubjects,
     logger,
-    settings: {
-      keysDir: dirs.keysDir,
-      callersFile: dirs.callersFile,
-      jwtAlg: "HS512",
-      rotationGraceMs: 60_000,
-      expiryWarnDays: 30,
-      sessionTtlMs: 3_600_000,
-      auditMaxInFlight: 4096,
-      watchFiles: false,
-    },
+    settings: signerSettings(dirs, { sessionTtlMs: 3_600_000, auditMaxInFlight: 4096 }),
   });
   await pipe.start();
   const drawn: Buffer[] = [];

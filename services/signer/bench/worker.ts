@@ -3,6 +3,7 @@ import { workerData } from "node:worker_threads";
 import { connectBus, createLogger, createSubjects, ensureStreams } from "@upline/shared";
 import { serveThreadControl } from "@upline/testkit";
 import { buildSigner } from "../src/index.ts";
+import { signerSettings } from "../test/fixtures.ts";
 
 const data = workerData as {
   natsUrl: string;
@@ -18,16 +19,7 @@ const signer = buildSigner({
   nc,
   subjects,
   logger,
-  settings: {
-    keysDir: data.keysDir,
-    callersFile: data.callersFile,
-    jwtAlg: "HS512",
-    rotationGraceMs: 60_000,
-    expiryWarnDays: 30,
-    sessionTtlMs: 3_600_000,
-    auditMaxInFlight: 4096,
-    watchFiles: false,
-  },
+  settings: signerSettings(data, { sessionTtlMs: 3_600_000, auditMaxInFlight: 4096 }),
 });
 await signer.start();
 nc.subscribe(`${data.namespace}.bench.echo`, {

@@ -15,7 +15,7 @@ import {
 } from "@upline/shared";
 import { type ManagedServer, startNats, uniqueNamespace } from "@upline/testkit";
 import { buildSigner, createSignerClient } from "../src/index.ts";
-import { callerKeys, keyFile, tempDirs } from "./fixtures.ts";
+import { callerKeys, keyFile, signerSettings, tempDirs } from "./fixtures.ts";
 
 const logger = createLogger({ service: "signer", level: "silent" });
 const subjects = createSubjects(uniqueNamespace());
@@ -48,16 +48,7 @@ test("signer client - a signer that went away is BUS_NO_RESPONDERS; a closed con
     nc,
     subjects,
     logger,
-    settings: {
-      keysDir: dirs.keysDir,
-      callersFile: dirs.callersFile,
-      jwtAlg: "HS512",
-      rotationGraceMs: 60_000,
-      expiryWarnDays: 30,
-      sessionTtlMs: 600_000,
-      auditMaxInFlight: 1024,
-      watchFiles: false,
-    },
+    settings: signerSettings(dirs),
   });
   await signer.start();
   const client = createSignerClient({

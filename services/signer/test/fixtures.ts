@@ -3,7 +3,7 @@ import { generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CallerEntry, KeyFile } from "../src/index.ts";
+import type { CallerEntry, KeyFile, SignerSettings } from "../src/index.ts";
 
 export interface CallerKeys {
   readonly privateKey: KeyObject;
@@ -60,5 +60,26 @@ export function tempDirs(): TempDirs {
     writeCallers: (callers) =>
       writeFileSync(callersFile, JSON.stringify({ callers }), { mode: 0o644 }),
     cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * Signer settings for tests and benchmarks: HS512, a 60 s rotation grace,
+ * files reloaded only when the test calls reload(); `overrides` for the rest.
+ */
+export function signerSettings(
+  files: { readonly keysDir: string; readonly callersFile: string },
+  overrides: Partial<SignerSettings> = {},
+): SignerSettings {
+  return {
+    keysDir: files.keysDir,
+    callersFile: files.callersFile,
+    jwtAlg: "HS512",
+    rotationGraceMs: 60_000,
+    expiryWarnDays: 30,
+    sessionTtlMs: 600_000,
+    auditMaxInFlight: 1024,
+    watchFiles: false,
+    ...overrides,
   };
 }

@@ -20,7 +20,7 @@ import {
 import { eventually, startNats, uniqueNamespace } from "@upline/testkit";
 import { decodeJwt, jwtVerify } from "jose";
 import { buildSigner, createSignerClient, type Signer, type SignerClient } from "../src/index.ts";
-import { callerKeys, keyFile, tempDirs } from "./fixtures.ts";
+import { callerKeys, keyFile, signerSettings, tempDirs } from "./fixtures.ts";
 
 const exporter = new InMemorySpanExporter();
 const telemetry = startTelemetry({ service: "signer-test", spanExporter: exporter });
@@ -111,17 +111,7 @@ describe("signer over a real NATS", () => {
       subjects,
       logger,
       clock: () => Date.now() + offsetMs,
-      settings: {
-        keysDir: dirs.keysDir,
-        callersFile: dirs.callersFile,
-        jwtAlg: "HS512",
-        rotationGraceMs: 60_000,
-        expiryWarnDays: 30,
-        sessionTtlMs: 600_000,
-        auditMaxInFlight: 1024,
-        watchFiles: true,
-        watchDebounceMs: 50,
-      },
+      settings: signerSettings(dirs, { watchFiles: true, watchDebounceMs: 50 }),
     });
     await signer.start();
     client = createSignerClient({
@@ -487,16 +477,7 @@ describe("signer over a real NATS", () => {
       nc,
       subjects: other,
       logger,
-      settings: {
-        keysDir: dirs.keysDir,
-        callersFile: dirs.callersFile,
-        jwtAlg: "HS512",
-        rotationGraceMs: 60_000,
-        expiryWarnDays: 30,
-        sessionTtlMs: 600_000,
-        auditMaxInFlight: 1024,
-        watchFiles: false,
-      },
+      settings: signerSettings(dirs),
     });
     await s2.start();
     const c2 = createSignerClient({

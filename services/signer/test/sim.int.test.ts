@@ -5,7 +5,7 @@ import { connectBus, createLogger, createSubjects, ensureStreams } from "@upline
 import { startNats, uniqueNamespace } from "@upline/testkit";
 import { type Sim, startSim } from "@upline/upbit-sim";
 import { buildSigner, createSignerClient, type Signer, type SignerClient } from "../src/index.ts";
-import { callerKeys, keyFile, tempDirs } from "./fixtures.ts";
+import { callerKeys, keyFile, signerSettings, tempDirs } from "./fixtures.ts";
 
 const logger = createLogger({ service: "signer", level: "silent" });
 
@@ -54,16 +54,7 @@ describe("signer tokens against the Upbit simulator", () => {
       nc,
       subjects,
       logger,
-      settings: {
-        keysDir: dirs.keysDir,
-        callersFile: dirs.callersFile,
-        jwtAlg: "HS512",
-        rotationGraceMs: 60_000,
-        expiryWarnDays: 30,
-        sessionTtlMs: 600_000,
-        auditMaxInFlight: 1024,
-        watchFiles: false,
-      },
+      settings: signerSettings(dirs),
     });
     await signer.start();
     client = createSignerClient({
