@@ -9,6 +9,7 @@ export type {
   StartOptions,
 } from "./containers.ts";
 export { startNats, startPostgres, uniqueNamespace } from "./containers.ts";
+export { seededRandom } from "./random.ts";
 export type { ThreadHandle, ThreadUse } from "./thread.ts";
 export { serveThreadControl, startThread } from "./thread.ts";
 export type { EventuallyOptions } from "./wait.ts";

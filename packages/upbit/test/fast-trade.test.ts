@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { test } from "node:test";
 import { Trade } from "@upline/shared";
+import { seededRandom } from "@upline/testkit";
 import { fastTrade, parseFrame, tradeJson } from "../src/index.ts";
 
 const RECEIVED = 1_763_700_000_500;
@@ -32,18 +33,6 @@ function agrees(buf: Buffer, receivedTs = RECEIVED): "fast" | "fallback" {
   assert.ok(Trade.safeParse(fast).success, `fast result fails the schema: ${buf.toString()}`);
   assert.equal(tradeJson(fast), JSON.stringify(fast));
   return "fast";
-}
-
-// Deterministic PRNG (mulberry32).
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 test("fast trade - recorded trade fixtures: same Trade as parseFrame, schema-valid", () => {
@@ -210,7 +199,7 @@ const frame = (fields: readonly [string, string][]) =>
   Buffer.from(`{${fields.map(([k, v]) => `"${k}":${v}`).join(",")}}`);
 
 test("fast trade - generated SIMPLE and DEFAULT trades: agreement on every one, and the clean ones take the fast path", () => {
-  const r = rng(42);
+  const r = seededRandom(42);
   let fast = 0;
   for (let i = 0; i < 20_000; i++) {
     const fields = randomTradeObject(r, i % 2 === 0);
@@ -247,7 +236,7 @@ test("fast trade - generated SIMPLE and DEFAULT trades: agreement on every one, 
 });
 
 test("fast trade - mutated and malformed frames: never accepted unless the reference accepts the same Trade", () => {
-  const r = rng(7);
+  const r = seededRandom(7);
   const seeds = [
     fixture("trade.KRW-BTC.simple.json"),
     fixture("trade.BTC-ETH.default.json"),

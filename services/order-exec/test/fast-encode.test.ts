@@ -16,6 +16,7 @@ import {
   type ServiceName,
   uuidv7,
 } from "@upline/shared";
+import { seededRandom } from "@upline/testkit";
 import { claimKey, expectLastHeaders } from "../src/claims.ts";
 import { type AuditHead, fastAuditBody, fastOrderEventBody, isoTime } from "../src/fast-encode.ts";
 
@@ -39,15 +40,9 @@ const schemaEvent = (e: unknown): string | undefined => {
   }
 };
 
-/** Deterministic xorshift32 so a failure can be replayed. */
+/** Seeded, so a failure can be replayed. */
 function rng(seed: number) {
-  let x = seed | 0 || 1;
-  const next = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
   return { next, pick };
 }

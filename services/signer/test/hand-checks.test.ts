@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { createSecretKey } from "node:crypto";
 import { test } from "node:test";
 import { isUplineError, redactAuditData, SignGrant, SignReply } from "@upline/shared";
+import { seededRandom } from "@upline/testkit";
 import { grantJson } from "../src/app.ts";
 import { eventJson, redact } from "../src/audit-sink.ts";
 import { canonicalBody } from "../src/canonical.ts";
@@ -123,15 +124,6 @@ const bad: Record<string, unknown>[] = [
   strip({ ...base, method: undefined }),
 ];
 
-/** Deterministic PRNG (mulberry32), so a failure is reproducible. */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const samples: unknown[] = [
   undefined,
   null,
@@ -179,7 +171,7 @@ test("signer - the hand check of sign claims agrees with the SignClaims schema",
     assert.ok(!SignClaims.safeParse(c).success, `schema refuses ${JSON.stringify(c)}`);
     check(c, "bad");
   }
-  const r = rng(4);
+  const r = seededRandom(4);
   let accepted = 0;
   for (let i = 0; i < 20_000; i++) {
     const c = mutate((r() < 0.5 ? good[0] : good[1]) as Record<string, unknown>, r);
@@ -280,7 +272,7 @@ test("signer - the hand-written audit event JSON is byte for byte JSON.stringify
     ["a", 1],
     { nested: "x" },
   ];
-  const random = rng(4242);
+  const random = seededRandom(4242);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
   for (let i = 0; i < 5_000; i++) {
     const data: Record<string, unknown> = {};
@@ -346,7 +338,7 @@ const outcome = (f: () => unknown): unknown => {
 };
 
 test("signer - canonicalBody agrees with the general form (good, bad and random bodies)", () => {
-  const random = rng(777);
+  const random = seededRandom(777);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
   const keys = [
     "market",
@@ -422,7 +414,7 @@ test("signer - canonicalBody agrees with the general form (good, bad and random 
 });
 
 test("signer - the audit sink's redaction equals redactAuditData (flat, secret-named and nested data)", () => {
-  const random = rng(99);
+  const random = seededRandom(99);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
   const keys = [
     "caller",
@@ -470,7 +462,7 @@ test("signer - the audit sink's redaction equals redactAuditData (flat, secret-n
 });
 
 test("signer - the grant's JSON written field by field equals JSON.stringify of the grant", () => {
-  const random = rng(2718);
+  const random = seededRandom(2718);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
   const strings = [
     "",
