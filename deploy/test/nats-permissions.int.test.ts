@@ -265,7 +265,7 @@ describe("deploy/nats permissions", () => {
     );
   });
 
-  test("nats - order-exec uses KV order-ids and watches control; the signer only reads control", async () => {
+  test("nats - order-exec uses KV order-ids and watches control; the signer reads control and writes only revocations", async () => {
     const orderExec = await as("order-exec");
     const kvm = new Kvm(orderExec);
     const ids = await kvm.open(subjects.buckets.orderIds);
@@ -282,5 +282,49 @@ describe("deploy/nats permissions", () => {
     const signerControl = await new Kvm(signer).open(subjects.buckets.control);
     assert.equal((await signerControl.get(subjects.controlTradingKey))?.string(), "halted");
     await assert.rejects(signerControl.put(subjects.controlTradingKey, "active"));
+    assert.equal((await signerControl.get(subjects.controlTradingKey))?.string(), "halted");
+
+    // Key revocations (services/signer/src/revocations.ts): written and watched by the signer.
+    const seen = violations(signer);
+    const revocations = await signerControl.watch({ key: "signer.revoked.>" });
+    const value = JSON.stringify({ at: new Date().toISOString(), by: "operator" });
+    await signerControl.put("signer.revoked.main", value);
+    await signerControl.put("signer.revoked.main.v2", value);
+    const watched: string[] = [];
+    for await (const e of revocations) {
+      watched.push(e.key);
+      if (watched.length === 2) break;
+    }
+    assert.deepEqual(watched, ["signer.revoked.main", "signer.revoked.main.v2"]);
+    const all = await signerControl.watch();
+    for await (const e of all) {
+      assert.ok(["trading", "signer.revoked.main", "signer.revoked.main.v2"].includes(e.key));
+      if (e.key === "signer.revoked.main.v2") break;
+    }
+    // The signer lists revocation keys at start with one stream-info request.
+    const info = await (await jetstreamManager(signer)).streams.info("KV_control", {
+      subjects_filter: "$KV.control.signer.revoked.>",
+    });
+    assert.deepEqual(Object.keys(info.state.subjects ?? {}).sort(), [
+      "$KV.control.signer.revoked.main",
+      "$KV.control.signer.revoked.main.v2",
+    ]);
+    // Nothing else in control, nothing in order-ids.
+    await assert.rejects(signerControl.put("other", "x"));
+    await assert.rejects(signerControl.put("signer.other", "x"));
+    await assert.rejects(signerControl.delete(subjects.controlTradingKey));
+    const signerIds = await new Kvm(signer).open(subjects.buckets.orderIds);
+    await assert.rejects(signerIds.put("acct.c2", "claimed"));
+    assert.equal(await ids.get("acct.c2"), null);
+    await eventually(() =>
+      seen.some((v) => v.operation === "publish" && v.subject === "$KV.control.other"),
+    );
+    // Others still may not write revocations.
+    await assert.rejects(control.put("signer.revoked.main", value));
+    await assert.rejects(
+      new Kvm(await as("strategy"))
+        .open(subjects.buckets.control)
+        .then((kv) => kv.put("signer.revoked.main", value)),
+    );
   });
 });

@@ -6,7 +6,8 @@
 import { createSecretKey, randomBytes } from "node:crypto";
 import { type FSWatcher, watch } from "node:fs";
 import { dirname } from "node:path";
-import { Kvm } from "@nats-io/kv";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { type KV, Kvm, KvWatchInclude } from "@nats-io/kv";
 import {
   type Msg,
   type NatsConnection,
@@ -57,6 +58,14 @@ import {
   verifyEd25519,
   verifyHs256,
 } from "./request.ts";
+import {
+  KEY_ID,
+  parseRevocation,
+  REVOKED_FILTER,
+  REVOKED_PREFIX,
+  revocationValue,
+  revokedKey,
+} from "./revocations.ts";
 import {
   deriveSealKey,
   ephemeralX25519,
@@ -211,6 +220,11 @@ export function buildSigner(deps: SignerDeps): Signer {
   let callers = new Map<string, CallerPolicy>();
   let trading: TradingState | undefined;
   let tradingRevision = 0;
+  /** False until the revocations in KV `control` are read: nothing is granted before. */
+  let revocationsKnown = false;
+  /** The last revision applied per revocation entry (Infinity: revoked here, not persisted). */
+  const revocationRevisions = new Map<string, number>();
+  let controlKv: KV | undefined;
   let started = false;
   let stopping: Promise<void> | undefined;
   const servers: Server[] = [];
@@ -326,16 +340,85 @@ export function buildSigner(deps: SignerDeps): Signer {
     log.info({ trading }, "trading state");
   };
 
+  /**
+   * A revocation entry (put, deleted or purged) in KV `control`. The source in
+   * the key store is the entry's key, so deleting the entry lifts exactly it.
+   */
+  const applyRevocation = (
+    kvKey: string,
+    revision: number,
+    value: Uint8Array | undefined,
+    op: string,
+  ) => {
+    if (revision <= (revocationRevisions.get(kvKey) ?? 0)) return;
+    revocationRevisions.set(kvKey, revision);
+    const now = clock();
+    if (op !== "PUT" || value === undefined) {
+      if (!keys.unrevoke(kvKey, now)) return;
+      log.warn({ entry: kvKey }, "revocation lifted: its entry was deleted from KV control");
+      audit.record({ kind: "key", outcome: "ok", data: { event: "unrevoked", entry: kvKey } });
+      return;
+    }
+    const r = parseRevocation(kvKey, value);
+    if (r === undefined) {
+      log.error({ entry: kvKey }, "revocation entry names no key id: ignored");
+      return;
+    }
+    if (r.unreadable !== undefined)
+      log.error(
+        { entry: kvKey, key_id: r.keyId },
+        "revocation entry unreadable (%s): every version of the key id is refused",
+        r.unreadable,
+      );
+    keys.revoke(r.keyId, r.version, now, kvKey);
+    log.info({ key_id: r.keyId, version: r.version, entry: kvKey }, "key revoked (KV control)");
+  };
+
+  const onControlEntry = (
+    key: string,
+    revision: number,
+    value: Uint8Array | undefined,
+    op: string,
+  ) => {
+    if (key === subjects.controlTradingKey) applyControl(revision, value, op);
+    else if (key.startsWith(REVOKED_PREFIX)) applyRevocation(key, revision, value, op);
+  };
+
+  /**
+   * One watch on KV `control` for the kill switch and the key revocations. The
+   * current values are read before start() returns (it throws if they cannot be):
+   * the watcher is opened first, so nothing written after the read is missed, and
+   * revisions keep an older event from undoing a newer one.
+   */
   const watchControl = async () => {
     const kv = await new Kvm(nc).open(subjects.buckets.control);
-    const watcher = await kv.watch({ key: subjects.controlTradingKey });
+    controlKv = kv;
+    // Every key of the bucket, dispatched by name: one filter subject (servers before 2.10
+    // refuse several), and the bucket holds nothing else the signer may not read. Updates
+    // only: what is there already is read below, before start() returns.
+    const watcher = await kv.watch({ include: KvWatchInclude.UpdatesOnly });
+    kvStop = () => watcher.stop();
     const first = await kv.get(subjects.controlTradingKey);
     if (first === null) {
       if (trading === undefined) trading = "active";
     } else applyControl(first.revision, first.value, first.operation);
-    kvStop = () => watcher.stop();
+    // The revocation keys from one stream-info request (no second consumer on the bucket).
+    const stream = `KV_${subjects.buckets.control}`;
+    const prefix = `$KV.${subjects.buckets.control}.`;
+    const info = await (await jetstreamManager(nc)).streams.info(stream, {
+      subjects_filter: `${prefix}${REVOKED_FILTER}`,
+    });
+    const names = Object.keys(info.state.subjects ?? {})
+      .filter((subject) => subject.startsWith(prefix))
+      .map((subject) => subject.slice(prefix.length));
+    for (const k of names) {
+      const e = await kv.get(k);
+      if (e !== null) applyRevocation(k, e.revision, e.value, e.operation);
+    }
+    revocationsKnown = true;
+    log.info({ revocations: names.length }, "revocations read from KV control");
     void (async () => {
-      for await (const e of watcher) applyControl(e.revision, e.value, e.operation);
+      for await (const e of watcher) onControlEntry(e.key, e.revision, e.value, e.operation);
     })().catch((err: unknown) => log.error({ err }, "control watch ended"));
   };
 
@@ -399,6 +482,8 @@ export function buildSigner(deps: SignerDeps): Signer {
           "SIGNER_KEY_NOT_ALLOWED",
           `key ${c.key_id} is not allowed for caller ${caller.id}`,
         );
+      if (!revocationsKnown)
+        throw deny("SIGNER_UNAVAILABLE", "the key revocations are not known yet");
       const found = keys.lookup(c.key_id, c.key_version, now);
       if (!found.ok) throw deny("SIGNER_KEY_NOT_ALLOWED", found.reason);
       if (trading === undefined)
@@ -573,6 +658,45 @@ export function buildSigner(deps: SignerDeps): Signer {
     };
   };
 
+  /**
+   * Refused here at once (before the KV write), then persisted in KV `control`
+   * for restarts and replicas started later; every replica also gets the admin
+   * request. Until the write is acknowledged, events of that entry are not
+   * applied (an older delete must not undo it); if the write fails the key stays
+   * refused here until a restart and the reply says it was not persisted.
+   */
+  const revoke = async (
+    keyId: string,
+    version: number | undefined,
+    by: string,
+    now: number,
+  ): Promise<AdminReply> => {
+    const kvKey = revokedKey(keyId, version);
+    revocationRevisions.set(kvKey, Number.POSITIVE_INFINITY);
+    const n = keys.revoke(keyId, version, now, kvKey);
+    log.warn({ key_id: keyId, version, by }, "key revoked");
+    const reply: AdminReply = { op: "revoke", replica: replicaId, revoked: n };
+    try {
+      if (controlKv === undefined) throw new Error("KV control is not open");
+      const revision = await controlKv.put(
+        kvKey,
+        JSON.stringify(revocationValue(version, now, by)),
+      );
+      revocationRevisions.set(kvKey, revision);
+      return reply;
+    } catch (err) {
+      // Refused here until a restart: a local source the KV entry cannot lift.
+      keys.revoke(keyId, version, now, `local:${kvKey}`);
+      log.error({ err, key_id: keyId, version }, "revocation not persisted in KV control");
+      return {
+        ...reply,
+        problems: [
+          `revoked on replica ${replicaId} until it restarts, but not persisted in KV control: repeat the revoke`,
+        ],
+      };
+    }
+  };
+
   const admin = async (req: SignRequest): Promise<AdminReply> => {
     const now = clock();
     const data: Record<string, unknown> = {};
@@ -596,9 +720,10 @@ export function buildSigner(deps: SignerDeps): Signer {
         reply = { op: c.op, replica: replicaId, problems: [...r.problems] };
       } else {
         if (c.key_id === undefined) throw deny("SIGNER_PARAMS_INVALID", "revoke needs key_id");
-        const n = keys.revoke(c.key_id, c.version, now);
-        log.warn({ key_id: c.key_id, version: c.version, by: caller.id }, "key revoked");
-        reply = { op: c.op, replica: replicaId, revoked: n };
+        if (!KEY_ID.test(c.key_id))
+          throw deny("SIGNER_PARAMS_INVALID", "key_id is not a key id ([a-z0-9][a-z0-9_-]*)");
+        reply = await revoke(c.key_id, c.version, caller.id, now);
+        data.persisted = reply.problems === undefined;
       }
       audit.record({
         kind: "admin",
@@ -702,12 +827,18 @@ export function buildSigner(deps: SignerDeps): Signer {
     start,
     stop,
     reload,
-    ready: () => started && stopping === undefined && trading !== undefined && !nc.isClosed(),
+    ready: () =>
+      started &&
+      stopping === undefined &&
+      trading !== undefined &&
+      revocationsKnown &&
+      !nc.isClosed(),
     detail: () => ({
       replica: replicaId,
       keys: keys.size,
       callers: callers.size,
       trading: trading ?? "unknown",
+      revocations: revocationsKnown ? "known" : "unknown",
       audit_in_flight: audit.inFlight(),
     }),
     handlers: { sign, session },

@@ -183,7 +183,8 @@ export class KeyStore {
   #versions = new Map<string, ExchangeKey[]>();
   #active = new Map<string, ExchangeKey>();
   #supersededAt = new Map<string, number>();
-  #revoked = new Set<string>();
+  /** Refused "<key_id>@<version>" and "<key_id>@*", each with the sources that refuse it. */
+  #revoked = new Map<string, Set<string>>();
   readonly #graceMs: number;
 
   constructor(graceMs: number) {
@@ -232,19 +233,36 @@ export class KeyStore {
     return changes;
   }
 
-  /** Refuses a key id (every version) or one version, at once. */
-  revoke(keyId: string, version: number | undefined, nowMs: number): number {
+  /**
+   * Refuses a key id (every version) or one version, at once, also a version not
+   * loaded yet. `source` names what refuses it (the admin op or a KV entry) so
+   * that `unrevoke(source)` lifts only that. Returns the loaded versions refused.
+   */
+  revoke(
+    keyId: string,
+    version: number | undefined,
+    nowMs: number,
+    source = `${keyId}@${version ?? "*"}`,
+  ): number {
     const list = this.#versions.get(keyId) ?? [];
-    let n = 0;
-    for (const k of list) {
-      if (version === undefined || k.version === version) {
-        this.#revoked.add(id(k));
-        n++;
-      }
-    }
-    if (version === undefined) this.#revoked.add(`${keyId}@*`);
+    const member = `${keyId}@${version ?? "*"}`;
+    const sources = this.#revoked.get(member) ?? new Set<string>();
+    sources.add(source);
+    this.#revoked.set(member, sources);
     this.#recompute(nowMs);
-    return n;
+    return list.filter((k) => version === undefined || k.version === version).length;
+  }
+
+  /** Drops what `source` refused; a key stays refused while another source names it. */
+  unrevoke(source: string, nowMs: number): boolean {
+    let lifted = false;
+    for (const [member, sources] of this.#revoked) {
+      if (!sources.delete(source)) continue;
+      lifted = true;
+      if (sources.size === 0) this.#revoked.delete(member);
+    }
+    if (lifted) this.#recompute(nowMs);
+    return lifted;
   }
 
   lookup(keyId: string, version: number | undefined, nowMs: number): KeyLookup {

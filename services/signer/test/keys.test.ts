@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { KeyStore, loadKeyDir } from "../src/index.ts";
+import { KeyStore, loadKeyDir, parseKeyFile } from "../src/index.ts";
+import { parseRevocation, revokedKey } from "../src/revocations.ts";
 import { keyFile, tempDirs } from "./fixtures.ts";
 
 const dirs = tempDirs();
@@ -87,4 +88,58 @@ test("signer - keys near not_after are reported as expiring, expired keys are re
   assert.deepEqual(store.expiring(now, 10 * 86_400_000), []);
   assert.equal(store.lookup("exp", undefined, Date.parse("2026-11-20T00:00:01Z")).ok, false);
   dirs.removeKey("exp.json");
+});
+
+test("signer - a revocation lifted by its source leaves the others; one not loaded yet holds when it loads", async () => {
+  const store = new KeyStore(60_000);
+  const v1 = parseKeyFile(keyFile({ key_id: "lift", version: 1 }), "v1");
+  const v2 = parseKeyFile(keyFile({ key_id: "lift", version: 2 }), "v2");
+  store.apply([v1], 0);
+  assert.equal(store.revoke("lift", 2, 1, "signer.revoked.lift.v2"), 0);
+  store.revoke("lift", undefined, 1, "signer.revoked.lift");
+  store.revoke("lift", undefined, 1, "local:signer.revoked.lift");
+  store.apply([v1, v2], 2);
+  assert.equal(store.lookup("lift", undefined, 3).ok, false);
+  assert.equal(store.unrevoke("signer.revoked.lift", 4), true);
+  assert.equal(store.lookup("lift", undefined, 4).ok, false, "the local source still refuses it");
+  assert.equal(store.unrevoke("local:signer.revoked.lift", 5), true);
+  const active = store.lookup("lift", undefined, 5);
+  assert.ok(active.ok && active.key.version === 1, "v2 stays revoked, v1 is active");
+  assert.equal(store.lookup("lift", 2, 5).ok, false);
+  assert.equal(store.unrevoke("signer.revoked.lift.v2", 6), true);
+  assert.equal(store.unrevoke("signer.revoked.lift.v2", 6), false);
+  const back = store.lookup("lift", undefined, 6);
+  assert.ok(back.ok && back.key.version === 2);
+});
+
+test("signer - revocation entries: names and values read fail closed", () => {
+  const at = new Date(0).toISOString();
+  const enc = (v: unknown) =>
+    new TextEncoder().encode(typeof v === "string" ? v : JSON.stringify(v));
+  assert.equal(revokedKey("main", undefined), "signer.revoked.main");
+  assert.equal(revokedKey("main", 3), "signer.revoked.main.v3");
+  assert.deepEqual(parseRevocation("signer.revoked.main", enc({ at, by: "op" })), {
+    keyId: "main",
+    version: undefined,
+  });
+  assert.deepEqual(parseRevocation("signer.revoked.main.v3", enc({ version: 3, at, by: "op" })), {
+    keyId: "main",
+    version: 3,
+  });
+  const all = (name: string, value: Uint8Array) => {
+    const r = parseRevocation(name, value);
+    assert.equal(r?.keyId, "main", name);
+    assert.equal(r?.version, undefined, name);
+    assert.ok(r?.unreadable, name);
+  };
+  all("signer.revoked.main.v3", enc("{not json"));
+  all("signer.revoked.main.v3", enc({ at, by: "op" }));
+  all("signer.revoked.main.v3", enc({ version: 4, at, by: "op" }));
+  all("signer.revoked.main", enc({ version: 1, at, by: "op" }));
+  all("signer.revoked.main", enc({ at, by: "op", extra: true }));
+  all("signer.revoked.main", enc({ at: "yesterday", by: "op" }));
+  all("signer.revoked.main.x", enc({ at, by: "op" }));
+  all("signer.revoked.main.v3.x", enc({ version: 3, at, by: "op" }));
+  all("signer.revoked.main", new Uint8Array([0xff, 0xfe]));
+  assert.equal(parseRevocation("trading", enc({ at, by: "op" })), undefined);
 });

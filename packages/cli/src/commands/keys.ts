@@ -127,7 +127,7 @@ const rotate: Command = {
 
 const revoke: Command = {
   path: ["keys", "revoke"],
-  summary: "refuse a key (every version, or one) at once; then remove its file",
+  summary: "refuse a key (every version, or one) at once and across restarts; then remove its file",
   usage: "<KEY_ID> [--version N] [--json]",
   run: async (args, io) => {
     const { values, positionals } = parseArgs({
@@ -147,17 +147,21 @@ const revoke: Command = {
       ...(version === undefined ? {} : { version }),
     });
     const n = reply.revoked ?? 0;
+    const problems = reply.problems ?? [];
     if (values.json) printJson(io, reply);
-    else if (n === 0)
-      io.err(
-        `upline: signer replica ${reply.replica} holds no key ${keyId}${version === undefined ? "" : ` version ${version}`}: nothing revoked (see \`upline keys list\`)\n`,
-      );
-    else
-      io.out(
-        `revoked ${n} version(s) of ${keyId} on signer replica ${reply.replica}: refused from now on.\n` +
-          "  The signer keeps revocations in memory only: also remove the key file from SIGNER_KEYS_DIR, or a restart brings the key back.\n",
-      );
-    return n === 0 ? ExitCode.Failed : ExitCode.Ok;
+    else {
+      for (const p of problems) io.err(`upline: signer revoke problem: ${p}\n`);
+      if (n === 0)
+        io.err(
+          `upline: signer replica ${reply.replica} holds no key ${keyId}${version === undefined ? "" : ` version ${version}`}: nothing refused now (see \`upline keys list\`); the revocation is kept and refuses it if it is loaded later\n`,
+        );
+      else
+        io.out(
+          `revoked ${n} version(s) of ${keyId} on signer replica ${reply.replica}: refused from now on.\n` +
+            "  Kept in KV control (signer.revoked.*) across restarts and for new replicas; also remove the key file from SIGNER_KEYS_DIR.\n",
+        );
+    }
+    return n === 0 || problems.length > 0 ? ExitCode.Failed : ExitCode.Ok;
   },
 };
 
