@@ -148,6 +148,8 @@ export interface Signer {
 
 const DAY_MS = 86_400_000;
 const MAX_REQUEST_BYTES = 16_384;
+/** Longest wait for the KV write of a revocation (it is applied locally first either way). */
+const REVOKE_WRITE_TIMEOUT_MS = 2_000;
 const GRANTED = Object.freeze({ decision: "granted", code: "OK" });
 const decoder = new TextDecoder();
 
@@ -678,9 +680,12 @@ export function buildSigner(deps: SignerDeps): Signer {
     const reply: AdminReply = { op: "revoke", replica: replicaId, revoked: n };
     try {
       if (controlKv === undefined) throw new Error("KV control is not open");
+      // Bounded well inside an admin client's timeout (5 s by default), so the
+      // caller hears "not persisted" instead of timing out.
       const revision = await controlKv.put(
         kvKey,
         JSON.stringify(revocationValue(version, now, by)),
+        { timeout: REVOKE_WRITE_TIMEOUT_MS },
       );
       revocationRevisions.set(kvKey, revision);
       return reply;

@@ -89,7 +89,7 @@ async function stopReplica(r: { signer: Signer; conn: NatsConnection }): Promise
 
 function clients(subjects: Subjects): { exec: SignerClient; admin: SignerClient } {
   const make = (callerId: string, privateJwk: Record<string, unknown>) =>
-    createSignerClient({ nc, subjects, callerId, privateJwk, timeoutMs: 3_000 });
+    createSignerClient({ nc, subjects, callerId, privateJwk, timeoutMs: 10_000 });
   return {
     exec: make("order-exec", exec.privateJwk),
     admin: make("operator", operator.privateJwk),
@@ -155,7 +155,7 @@ test("signer revocations - a replica started after a one-version revocation refu
     subjects,
     callerId: "order-exec",
     privateJwk: exec.privateJwk,
-    timeoutMs: 3_000,
+    timeoutMs: 10_000,
   });
   // Only the replica started later answers from here on.
   await stopReplica(a);
