@@ -33,8 +33,11 @@ export function uuidv7(nowMs: number = Date.now()): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-/** Keys whose values are never put into an audit event, at any depth. */
-const SECRET_KEY =
+/**
+ * Keys whose values are never put into an audit event, at any depth. Exported
+ * so that hand-written audit encoders can tell when data needs this redaction.
+ */
+export const AUDIT_SECRET_KEY =
   /^(secret|secret_key|secretkey|password|token|authorization|bearer|jws|jwt|private_key|seed)$/i;
 
 /**
@@ -49,7 +52,7 @@ export function redactAuditData(data: Readonly<Record<string, unknown>>): Record
     if (Array.isArray(value)) return value.map((v) => walk(v, depth + 1));
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value))
-      out[k] = SECRET_KEY.test(k) ? "[redacted]" : walk(v, depth + 1);
+      out[k] = AUDIT_SECRET_KEY.test(k) ? "[redacted]" : walk(v, depth + 1);
     return out;
   };
   return walk(data, 0) as Record<string, unknown>;

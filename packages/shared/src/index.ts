@@ -1,5 +1,6 @@
 export type { AuditPublisher, AuditRecord } from "./audit.ts";
 export {
+  AUDIT_SECRET_KEY,
   createAuditPublisher,
   createFastAuditPublisher,
   redactAuditData,

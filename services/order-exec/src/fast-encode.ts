@@ -11,6 +11,7 @@
  */
 import { type Span, trace } from "@opentelemetry/api";
 import {
+  AUDIT_SECRET_KEY,
   AuditEvent,
   type AuditPublisher,
   type AuditRecord,
@@ -52,9 +53,6 @@ const SERVICES: ReadonlySet<string> = new Set([
 
 /** Data keys the redaction keeps as they are and JSON.stringify does not escape. */
 const DATA_KEY = /^[a-z_][a-z0-9_]*$/;
-/** The redaction's secret-named keys (packages/shared audit.ts), held to it by the tests. */
-const SECRET_KEY =
-  /^(secret|secret_key|secretkey|password|token|authorization|bearer|jws|jwt|private_key|seed)$/i;
 const KIND = /^[a-z][a-z0-9_-]*$/;
 const TRACE_ID = /^[0-9a-f]{32}$/;
 const OUTCOMES: ReadonlySet<string> = new Set(["ok", "error", "denied"]);
@@ -112,7 +110,7 @@ export function fastAuditBody(
   let first = true;
   for (const k of Object.keys(data)) {
     if (!goodKeys.has(k)) {
-      if (k === "__proto__" || !DATA_KEY.test(k) || SECRET_KEY.test(k)) return undefined;
+      if (k === "__proto__" || !DATA_KEY.test(k) || AUDIT_SECRET_KEY.test(k)) return undefined;
       if (goodKeys.size < 256) goodKeys.add(k);
     }
     const v = data[k];

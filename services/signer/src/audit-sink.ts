@@ -14,6 +14,7 @@
  */
 import { type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import {
+  AUDIT_SECRET_KEY,
   type AuditPublisher,
   type AuditRecord,
   type JsPublisher,
@@ -70,10 +71,7 @@ function redactFlat(data: Readonly<Record<string, unknown>>): Readonly<Record<st
   return out;
 }
 
-/** Field names `redactAuditData` masks; the signer never uses them, so a match means "take the general path". */
-const SECRET_KEY =
-  /^(secret|secret_key|secretkey|password|token|authorization|bearer|jws|jwt|private_key|seed)$/i;
-/** The field names the signer's events use (none matches SECRET_KEY): no regex for them. */
+/** The field names the signer's events use (none matches AUDIT_SECRET_KEY): no regex for them. */
 const KNOWN_KEYS = new Set([
   "caller",
   "key_id",
@@ -93,7 +91,8 @@ const KNOWN_KEYS = new Set([
 ]);
 /** What `redactAuditData` makes of the signer's events (see hand-checks.test.ts). */
 export function redact(data: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
-  for (const k in data) if (!KNOWN_KEYS.has(k) && SECRET_KEY.test(k)) return redactAuditData(data);
+  for (const k in data)
+    if (!KNOWN_KEYS.has(k) && AUDIT_SECRET_KEY.test(k)) return redactAuditData(data);
   return redactFlat(data);
 }
 
