@@ -43,7 +43,10 @@ test("market-feed - NATS stopped and restarted mid-run: the feed buffers within 
   await nats.pause();
   // Far more than the buffer holds: the feed must drop, not grow, and remember the gap.
   sim.admin.tick(300);
-  await eventually(() => feed.stats().dropped > 0, { message: "buffer bounded" });
+  await eventually(() => feed.stats().dropped > 0, {
+    timeoutMs: 30_000,
+    message: "buffer bounded",
+  });
   // Publishes in flight when NATS went away come back into the buffer: the
   // bound covers both.
   const held = feed.stats().buffered + feed.stats().inFlight;
