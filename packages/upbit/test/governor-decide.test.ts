@@ -38,7 +38,27 @@ test("governor - paces a saturated group to exactly the limit per window, none i
   }
   // Spread over the window, not a burst at its start.
   const first = grants.filter((t) => Math.floor(t / 1000) === 10);
-  assert.ok((first[11] as number) - (first[0] as number) > 800);
+  assert.ok((first[11] as number) - (first[0] as number) > 600);
+});
+
+test("governor - slots whose wake-up comes late are still granted before the guard band", () => {
+  // The last slot is due well before the guard band: a wake-up up to 300 ms late still gets it.
+  const last = take(ORDER, { ...EMPTY_GROUP, windowStart: 30_000, used: 11 }, 30_000);
+  assert.equal(last.kind, "wait");
+  assert.ok(
+    last.kind === "wait" && last.untilMs <= 30_650,
+    `last slot due at ${last.kind === "wait" ? last.untilMs : 0}`,
+  );
+  // A window whose requests all woke late (nothing between 300 ms and 940 ms)
+  // still grants its whole budget, all of it before the guard band.
+  const early = drive(30_000, 30_300);
+  const s = { ...EMPTY_GROUP, windowStart: 30_000, used: early.length };
+  const late = drive(30_940, 31_000, s);
+  assert.equal(early.length + late.filter((t) => t < 31_000).length, 12);
+  assert.ok(
+    late.every((t) => t < 30_950 || t >= 31_000),
+    "none in the guard band",
+  );
 });
 
 test("governor - Remaining-Req raises the count to what the exchange has seen", () => {

@@ -4,10 +4,12 @@
  * aligned to the clock, per group and per pocket (exchange) or IP (quotation).
  *
  * - Pacing: the n-th request of a window may start at `window + n × spacing`,
- *   where `spacing = (windowMs − guardMs) / limit`, so a window's budget is
- *   spread over it (a 429 storm then costs one request, not a burst) and no
- *   request leaves in the last `guardMs` of a window, where it could arrive in
- *   the next one.
+ *   where `spacing = SPREAD × (windowMs − guardMs) / limit`: a window's budget
+ *   is spread over its first 70 % (a 429 storm then costs one request, not a
+ *   burst), and the rest is room for slots whose wake-up came late (a loaded
+ *   machine, a race between replicas), so lateness does not cost the window
+ *   part of its budget. No request leaves in the last `guardMs` of a window,
+ *   where it could arrive in the next one.
  * - Every `Remaining-Req` raises the window's count to what the exchange says
  *   it has counted (`limit − sec`), never lowers it.
  * - A 429 blocks the group until the next window, doubling per consecutive
@@ -62,6 +64,9 @@ export function windowOf(limit: GroupLimit, now: number): number {
   return now - (now % limit.windowMs);
 }
 
+/** The share of a window's usable time its slots are spread over (see the module comment). */
+const SPREAD = 0.7;
+
 function guardOf(limit: GroupLimit): number {
   return Math.min(limit.guardMs ?? 50, Math.floor(limit.windowMs / 10));
 }
@@ -81,7 +86,7 @@ export function take(limit: GroupLimit, state: GroupState, now: number): TakeDec
   if (s.used >= budget) return { kind: "wait", untilMs: next, state: s };
   const usable = limit.windowMs - guardOf(limit);
   if (now - s.windowStart >= usable) return { kind: "wait", untilMs: next, state: s };
-  const slotAt = s.windowStart + Math.floor((s.used * usable) / limit.limit);
+  const slotAt = s.windowStart + Math.floor((s.used * usable * SPREAD) / limit.limit);
   if (now < slotAt) return { kind: "wait", untilMs: slotAt, state: s };
   return { kind: "go", state: { ...s, used: s.used + 1 }, windowStart: s.windowStart };
 }
