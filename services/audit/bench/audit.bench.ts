@@ -1,7 +1,7 @@
 /**
  * Audit store throughput and latency (`pnpm bench`, suite "audit"):
- * - baseline: raw multi-row INSERT (500 rows per transaction) of the same rows into a
- *   copy of the table (same indexes, no trigger, chain computed beforehand);
+ * - baselines: raw multi-row INSERT and raw COPY (500 rows per transaction) of the same
+ *   rows into a copy of the table (same indexes, no trigger, chain computed beforehand);
  * - ours: a backlog in stream AUDIT drained by the service (fetch, validate, redact,
  *   hash chain, idempotency check, one transaction per batch, ack after commit);
  * - ours: publish→committed latency at 5,000 events/s offered;
@@ -13,7 +13,7 @@
  * AUDIT_BENCH_EVENTS (default 100000) sets the PostgreSQL backlog, PGlite's is half.
  */
 
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -51,6 +51,9 @@ import {
   buildAudit,
   type ChainEvent,
   type ChainRow,
+  COPY_TARGET,
+  canonicalEvent,
+  copyRows,
   type Db,
   EMPTY_HEAD,
   generateSigningJwk,
@@ -86,6 +89,28 @@ function mainThreadCpuPerEvent(n: number): () => number {
   };
 }
 
+/**
+ * CPU (user + system) used so far by the processes of a container, in µs: read
+ * from /proc, matching the container id in each process's cgroup (podman runs
+ * them as host processes). 0 when nothing matches (another container runtime).
+ */
+function containerCpuUs(containerId: string | undefined): number {
+  if (!containerId) return 0;
+  let ticks = 0;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/cgroup`, "utf8").includes(containerId)) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return ticks * 10_000; // USER_HZ = 100
+}
+
 const nats = await startNats({ dedicated: true });
 const postgres = await startPostgres({ dedicated: true });
 const dir = await mkdtemp(join(tmpdir(), "upline-audit-bench-"));
@@ -114,15 +139,37 @@ function makeEvents(n: number): AuditEvent[] {
   }));
 }
 
-async function baseline(db: Db, events: AuditEvent[]): Promise<number> {
-  await db.exec("CREATE TABLE bench_raw (LIKE audit_events INCLUDING DEFAULTS INCLUDING INDEXES)");
+/**
+ * Raw writes of the same rows (chain computed beforehand) into a copy of the
+ * table (same indexes, no trigger), 500 per transaction: multi-row INSERT, or
+ * COPY (text format). Returns events/s and the server's CPU µs per row.
+ */
+async function baseline(
+  db: Db,
+  events: AuditEvent[],
+  how: "insert" | "copy",
+  containerId?: string,
+): Promise<{ ops: number; dbUs: number | undefined }> {
+  const table = `bench_raw_${how}`;
+  await db.exec(`CREATE TABLE ${table} (LIKE audit_events INCLUDING DEFAULTS INCLUDING INDEXES)`);
   const { rows } = linkEvents(EMPTY_HEAD, events as ChainEvent[]);
+  const canonicals = rows.map((r) => canonicalEvent(r));
+  const target = COPY_TARGET.replace("audit_events", table);
+  const cpu0 = containerCpuUs(containerId);
   const t0 = performance.now();
   for (let i = 0; i < rows.length; i += 500) {
     const chunk = rows.slice(i, i + 500);
-    await db.transaction((tx) => insertRows(tx, chunk, "bench_raw"));
+    if (how === "insert") await db.transaction((tx) => insertRows(tx, chunk, table));
+    else {
+      const text = copyRows(chunk, canonicals.slice(i, i + 500));
+      await db.transaction((tx) => tx.copy(target, text));
+    }
   }
-  return Math.round(rows.length / ((performance.now() - t0) / 1000));
+  const ops = Math.round(rows.length / ((performance.now() - t0) / 1000));
+  const dbUs = containerId
+    ? Math.round(((containerCpuUs(containerId) - cpu0) / rows.length) * 10) / 10
+    : undefined;
+  return { ops, dbUs };
 }
 
 /** Every event published and acknowledged, 1,024 awaiting their ack at most. */
@@ -185,10 +232,17 @@ async function drain(databaseUrl: string | undefined, name: string, events: Audi
   const perEvent = cpuPerEvent(events.length - storedBefore);
   const mainPerEvent = mainThreadCpuPerEvent(events.length - storedBefore);
   const load = loadavg();
+  const dbCpu0 = containerCpuUs(databaseUrl ? postgres.containerId : undefined);
+  const natsCpu0 = containerCpuUs(nats.containerId);
   const t0 = performance.now();
   await finished;
   const seconds = (performance.now() - t0) / 1000;
+  const n = events.length - storedBefore;
   const result = {
+    dbUs: databaseUrl
+      ? Math.round(((containerCpuUs(postgres.containerId) - dbCpu0) / n) * 10) / 10
+      : undefined,
+    natsUs: Math.round(((containerCpuUs(nats.containerId) - natsCpu0) / n) * 10) / 10,
     ops: Math.round((events.length - storedBefore) / seconds),
     cpu: cpu(),
     cpuUs: perEvent(),
@@ -313,7 +367,8 @@ try {
   if (PHASES.has("pg")) {
     const pgDb = await openDb({ url: postgres.url });
     await migrate(pgDb);
-    const pgBase = await baseline(pgDb, makeEvents(SUSTAINED));
+    const pgBase = await baseline(pgDb, makeEvents(SUSTAINED), "insert", postgres.containerId);
+    const pgCopy = await baseline(pgDb, makeEvents(SUSTAINED), "copy", postgres.containerId);
     await pgDb.close();
     // each drain uses its own database so the table starts empty
     const pgOurs = await drain(await postgres.createDatabase("bench"), "pg", makeEvents(SUSTAINED));
@@ -322,7 +377,15 @@ try {
         suite: "audit",
         kind: "baseline",
         name: "PostgreSQL raw multi-row INSERT, 500 rows/tx, same rows",
-        ops_per_s: pgBase,
+        ops_per_s: pgBase.ops,
+        notes: `PostgreSQL ${pgBase.dbUs} µs CPU/row`,
+      },
+      {
+        suite: "audit",
+        kind: "baseline",
+        name: "PostgreSQL raw COPY, 500 rows/tx, same rows",
+        ops_per_s: pgCopy.ops,
+        notes: `PostgreSQL ${pgCopy.dbUs} µs CPU/row`,
       },
       {
         suite: "audit",
@@ -330,7 +393,7 @@ try {
         ops_per_s: pgOurs.ops,
         cpu_pct: pgOurs.cpu,
         rss_mb: pgOurs.rss,
-        notes: `${SUSTAINED} events; ${pgOurs.cpuUs} µs CPU/event (main thread ${pgOurs.mainUs}); ${pgOurs.batch} events/commit; load ${pgOurs.load}`,
+        notes: `${SUSTAINED} events; ${pgOurs.cpuUs} µs CPU/event (main thread ${pgOurs.mainUs}), PostgreSQL ${pgOurs.dbUs}, nats-server ${pgOurs.natsUs}; ${pgOurs.batch} events/commit; load ${pgOurs.load}`,
       },
     );
   }
@@ -348,7 +411,8 @@ try {
   if (PHASES.has("lite")) {
     const liteBaseDb = await openDb({ dataDir: join(dir, "lite-baseline") });
     await migrate(liteBaseDb);
-    const liteBase = await baseline(liteBaseDb, makeEvents(PGLITE));
+    const liteBase = await baseline(liteBaseDb, makeEvents(PGLITE), "insert");
+    const liteCopy = await baseline(liteBaseDb, makeEvents(PGLITE), "copy");
     await liteBaseDb.close();
     const liteOurs = await drain(undefined, "lite", makeEvents(PGLITE));
     rows.push(
@@ -356,7 +420,13 @@ try {
         suite: "audit",
         kind: "baseline",
         name: "PGlite raw multi-row INSERT, 500 rows/tx, same rows",
-        ops_per_s: liteBase,
+        ops_per_s: liteBase.ops,
+      },
+      {
+        suite: "audit",
+        kind: "baseline",
+        name: "PGlite raw COPY, 500 rows/tx, same rows",
+        ops_per_s: liteCopy.ops,
       },
       {
         suite: "audit",
@@ -364,7 +434,7 @@ try {
         ops_per_s: liteOurs.ops,
         cpu_pct: liteOurs.cpu,
         rss_mb: liteOurs.rss,
-        notes: `${PGLITE} events; ${liteOurs.cpuUs} µs CPU/event (main thread ${liteOurs.mainUs}); ${liteOurs.batch} events/commit; load ${liteOurs.load}`,
+        notes: `${PGLITE} events; ${liteOurs.cpuUs} µs CPU/event (main thread ${liteOurs.mainUs}), nats-server ${liteOurs.natsUs}; ${liteOurs.batch} events/commit; load ${liteOurs.load}`,
       },
     );
   }

@@ -25,7 +25,13 @@ import {
   ServiceName,
   type Subjects,
 } from "@upline/shared";
-import { type ChainEvent, type ChainHead, type ChainRow, canonicalEvent } from "./chain.ts";
+import {
+  type ChainEvent,
+  type ChainHead,
+  type ChainRow,
+  canonicalEvent,
+  canonicalJson,
+} from "./chain.ts";
 import { loadSigningKey, type SigningKey, signCheckpoint } from "./checkpoint.ts";
 import type { AuditConfig } from "./config.ts";
 import { type Db, isConnectionError, openDb } from "./db.ts";
@@ -229,7 +235,8 @@ export function buildAudit(deps: AuditDeps): AuditApp {
 
   function prepareReceived(r: Received): void {
     const event = prepare(r.msg);
-    r.prepared(event, canonicalEvent(event), isSampled(r.msg));
+    const data = canonicalJson(event.data);
+    r.prepared(event, canonicalEvent(event, data), data, isSampled(r.msg));
   }
 
   function prepare(m: JsMsg): ChainEvent {
@@ -303,9 +310,10 @@ export function buildAudit(deps: AuditDeps): AuditApp {
   async function writeBatch(batch: Received[], held: readonly Received[] = []): Promise<void> {
     const events = batch.map((r) => r.event);
     const canonicals = batch.map((r) => r.canonical);
+    const datas = batch.map((r) => r.data);
     for (let attempt = 0; ; attempt++) {
       try {
-        const result = await appendEvents(db as Db, events, canonicals, head);
+        const result = await appendEvents(db as Db, events, canonicals, head, datas);
         if (!dbUp) log.info({ attempt }, "audit store reachable again: catching up");
         dbUp = true;
         await committed(batch, result);
@@ -342,18 +350,30 @@ export function buildAudit(deps: AuditDeps): AuditApp {
 
   // Where the chain will end once every batch in flight has committed.
   let tail: ChainHead = head;
+  // Settles once the last batch sent holds the head lock (or is done): the
+  // next batch is sent only then, so it cannot take the lock first (it would
+  // find the head behind the one it was linked after, and be refused).
+  let lastLocked: Promise<void> = Promise.resolve();
 
   function send(batch: Received[]): InFlight {
     const linked = prepareBatch(
       tail,
       batch.map((r) => r.event),
       batch.map((r) => r.canonical),
+      batch.map((r) => r.data),
     );
     tail = linked.result.head;
-    const outcome = tryAppend(db as Db, linked).then(
-      (o) => (o.committed ? true : { failed: "head moved" }),
-      (err: unknown) => ({ failed: err }),
-    );
+    let locked: () => void = () => undefined;
+    const behind = lastLocked;
+    lastLocked = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const outcome = tryAppend(db as Db, linked, { behind, locked })
+      .then(
+        (o) => (o.committed ? true : { failed: "head moved" }),
+        (err: unknown) => ({ failed: err }),
+      )
+      .finally(locked);
     return { batch, linked, outcome };
   }
 
@@ -536,6 +556,8 @@ class Received {
   readonly #at: number;
   event: ChainEvent = PENDING;
   canonical = "";
+  /** `canonicalJson(event.data)`: part of `canonical`, and the stored data column. */
+  data = "";
   /** When a sampled trace context came with the event: the start of its store span. */
   receivedAt: number | undefined;
 
@@ -544,9 +566,10 @@ class Received {
     this.#at = at;
   }
 
-  prepared(event: ChainEvent, canonical: string, sampled: boolean): void {
+  prepared(event: ChainEvent, canonical: string, data: string, sampled: boolean): void {
     this.event = event;
     this.canonical = canonical;
+    this.data = data;
     this.receivedAt = sampled ? this.#at : undefined;
   }
 }

@@ -65,6 +65,15 @@ export function canonicalJson(value: unknown): string {
       const obj = value as Record<string, unknown>;
       const keys = Object.keys(obj);
       if (!ascending(keys)) keys.sort();
+      // A flat object (every value a string, a finite number, a boolean, null or
+      // undefined): one native JSON.stringify with the sorted keys as its
+      // allow-list writes exactly this form (keys in list order, undefined left
+      // out, strings and numbers as JSON.stringify writes them).
+      // Plain objects only: a Date or class instance could bring its own toJSON.
+      const proto = Object.getPrototypeOf(obj);
+      if ((proto === Object.prototype || proto === null) && flat(obj, keys)) {
+        return JSON.stringify(obj, keys);
+      }
       let out = "{";
       for (let i = 0; i < keys.length; i++) {
         const k = keys[i] as string;
@@ -78,6 +87,28 @@ export function canonicalJson(value: unknown): string {
     default:
       throw new TypeError(`canonical JSON: cannot encode a ${typeof value}`);
   }
+}
+
+/** True when every value of `obj` under `keys` is a JSON scalar that needs no recursion. */
+function flat(obj: Record<string, unknown>, keys: readonly string[]): boolean {
+  for (let i = 0; i < keys.length; i++) {
+    const v = obj[keys[i] as string];
+    switch (typeof v) {
+      case "string":
+      case "boolean":
+      case "undefined":
+        continue;
+      case "number":
+        if (Number.isFinite(v)) continue;
+        return false;
+      case "object":
+        if (v === null) continue;
+        return false;
+      default:
+        return false;
+    }
+  }
+  return true;
 }
 
 /** True when `keys` are already in the order `Array.prototype.sort` would give (UTF-16 code units). */
@@ -109,7 +140,11 @@ export function hashedForm(event: ChainEvent): Record<string, unknown> {
  * (actor, data, id, kind, outcome, service, trace_id, ts) so no object is built
  * and no key list sorted per event.
  */
-export function canonicalEvent(event: ChainEvent): string {
+export function canonicalEvent(
+  event: ChainEvent,
+  /** `canonicalJson(event.data)`, when already computed (the store writes it as the data column). */
+  dataJson?: string,
+): string {
   const { data, id, kind, outcome, service, ts } = event;
   if (
     data === undefined ||
@@ -126,7 +161,7 @@ export function canonicalEvent(event: ChainEvent): string {
     out += `"actor":${canonicalJson(event.actor)},`;
   }
   out +=
-    `"data":${canonicalJson(data)},"id":${canonicalJson(id)}` +
+    `"data":${dataJson || canonicalJson(data)},"id":${canonicalJson(id)}` +
     `,"kind":${canonicalJson(kind)},"outcome":${canonicalJson(outcome)}` +
     `,"service":${canonicalJson(service)}`;
   if (event.trace_id !== undefined && event.trace_id !== null) {

@@ -14,13 +14,38 @@ export interface Sql {
   ) => Promise<{ rows: R[] }>;
 }
 
+/** A transaction's statements, plus COPY into a table. */
+export interface Tx extends Sql {
+  /**
+   * `COPY <target> FROM STDIN` (PostgreSQL) or from a blob (PGlite) with `data`
+   * in COPY's text format (tab-separated columns, one row per line, `\N` for NULL).
+   */
+  readonly copy: (target: string, data: string) => Promise<void>;
+}
+
 export const DbFlavor = { Postgres: "postgres", PGlite: "pglite" } as const;
 export type DbFlavor = (typeof DbFlavor)[keyof typeof DbFlavor];
 
 export interface Db extends Sql {
   readonly flavor: DbFlavor;
   /** Runs `fn` inside BEGIN … COMMIT; rolls back if it throws. */
-  readonly transaction: <T>(fn: (tx: Sql) => Promise<T>) => Promise<T>;
+  readonly transaction: <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>;
+  /**
+   * `prelude` (statements without parameters, `;`-separated) and then
+   * `COPY <target>` of `data` (see {@link Tx.copy}), sent as one simple query:
+   * one implicit transaction (all or nothing, committed when this resolves), as
+   * the writer role, in one round trip on PostgreSQL (the COPY data goes out
+   * with the query). Throws the first statement's error; nothing is written then.
+   * `onPrelude` is called once when the server reports the prelude's first
+   * statement done (or the script ended, whichever comes first): a lock the
+   * prelude takes is held from then on.
+   */
+  readonly copyScript: (
+    prelude: string,
+    target: string,
+    data: string,
+    onPrelude?: () => void,
+  ) => Promise<void>;
   /**
    * One statement in its own transaction (autocommit), as the writer role: it
    * has committed when this resolves. One round trip where `transaction` takes
@@ -110,8 +135,12 @@ function openPostgres(url: string, queryTimeoutMs: number): Db {
       broken = err;
       throw unavailable(err, "transaction");
     } finally {
-      // A client that failed is dropped: its connection may be half-dead.
-      client.release(broken === undefined ? undefined : true);
+      // A client that failed is dropped: its connection may be half-dead. An
+      // error the server reported about a statement (a unique violation, a
+      // moved chain head) leaves the connection in order, so it is kept: a
+      // reconnect (and SET ROLE) per refused batch would slow the writer that
+      // is falling behind another replica.
+      client.release(broken === undefined || statementError(broken) ? undefined : true);
     }
   }
   return {
@@ -136,15 +165,20 @@ function openPostgres(url: string, queryTimeoutMs: number): Db {
         const r = await client.query(text, params as unknown[] | undefined);
         return { rows: r.rows as R[] };
       }),
+    copyScript: (prelude, target, data, onPrelude) =>
+      withClient((client) =>
+        copyIn(client, `${prelude};\nCOPY ${target} FROM STDIN`, data, onPrelude),
+      ),
     transaction: (fn) =>
       withClient(async (client) => {
         await client.query("BEGIN");
         try {
-          const tx: Sql = {
+          const tx: Tx = {
             query: async <R>(text: string, params?: readonly unknown[]) => {
               const r = await client.query(text, params as unknown[] | undefined);
               return { rows: r.rows as R[] };
             },
+            copy: (target, data) => copyIn(client, `COPY ${target} FROM STDIN`, data),
           };
           const result = await fn(tx);
           await client.query("COMMIT");
@@ -180,12 +214,22 @@ async function openPGlite(dataDir: string | undefined): Promise<Db> {
     exec: async (text) => {
       await lite.exec(text);
     },
+    // PGlite reads COPY data from the virtual file /dev/blob. exec() sends one
+    // simple query, so the prelude and the COPY are one implicit transaction.
+    copyScript: async (prelude, target, data, onPrelude) => {
+      // PGlite runs calls one at a time, in the order they were made.
+      onPrelude?.();
+      await lite.exec(`${prelude};\nCOPY ${target} FROM '/dev/blob'`, { blob: new Blob([data]) });
+    },
     transaction: (fn) =>
       lite.transaction(async (t) =>
         fn({
           query: async <R>(text: string, params?: readonly unknown[]) => {
             const r = await t.query<R>(text, params as unknown[] | undefined);
             return { rows: r.rows };
+          },
+          copy: async (target, data) => {
+            await t.query(`COPY ${target} FROM '/dev/blob'`, [], { blob: new Blob([data]) });
           },
         }),
       ),
@@ -196,6 +240,92 @@ async function openPGlite(dataDir: string | undefined): Promise<Db> {
       return closing;
     },
   };
+}
+
+/**
+ * A simple query whose text ends with `COPY … FROM STDIN`, written together
+ * with its COPY data (a node-postgres "submittable"; pg has no COPY API of its
+ * own). The data is not held back until the server's CopyInResponse: the
+ * server reads it from the socket when it reaches the COPY, so a batch that
+ * waited for the head lock does not hold the lock for another round trip to
+ * this (busy) process. If a statement before the COPY fails, the server drops
+ * the CopyData/CopyDone it then reads (protocol: "any subsequent CopyData,
+ * CopyDone, or CopyFail messages issued by the frontend will simply be
+ * dropped"; PostgresMain ignores them outside COPY).
+ */
+class CopyInQuery {
+  readonly text: string;
+  readonly #data: Buffer;
+  /** Set by pg's query timeout wrapper too; called once with the outcome. */
+  callback: (err: Error | null) => void;
+
+  #onFirstDone: (() => void) | undefined;
+
+  constructor(
+    text: string,
+    data: string,
+    settle: (err: Error | null) => void,
+    onFirstDone: (() => void) | undefined,
+  ) {
+    this.text = text;
+    this.#data = Buffer.from(data, "utf8");
+    this.#onFirstDone = onFirstDone;
+    let done = false;
+    this.callback = (err) => {
+      if (done) return;
+      done = true;
+      this.#firstDone();
+      settle(err);
+    };
+  }
+
+  #firstDone(): void {
+    const f = this.#onFirstDone;
+    this.#onFirstDone = undefined;
+    f?.();
+  }
+
+  submit(connection: CopyConnection): void {
+    connection.query(this.text);
+    connection.sendCopyFromChunk(this.#data);
+    connection.endCopyFrom();
+  }
+
+  // A backend error arrives before ReadyForQuery; a dead socket brings no
+  // ReadyForQuery at all: settle on the first of the two.
+  handleError(err: Error): void {
+    this.callback(err);
+  }
+  handleReadyForQuery(): void {
+    this.callback(null);
+  }
+  handleCopyInResponse(): void {} // the data went out with the query
+  handleRowDescription(): void {}
+  handleDataRow(): void {}
+  handleCommandComplete(): void {
+    this.#firstDone();
+  }
+  handleEmptyQuery(): void {}
+  handleCopyData(): void {}
+  handlePortalSuspended(): void {}
+}
+
+interface CopyConnection {
+  query(text: string): void;
+  sendCopyFromChunk(chunk: Buffer): void;
+  endCopyFrom(): void;
+}
+
+function copyIn(
+  client: pg.PoolClient,
+  text: string,
+  data: string,
+  onFirstDone?: () => void,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const q = new CopyInQuery(text, data, (err) => (err ? reject(err) : resolve()), onFirstDone);
+    client.query(q as unknown as pg.QueryConfig);
+  });
 }
 
 const CONNECTION_CODES = new Set([
@@ -214,6 +344,11 @@ const CONNECTION_CODES = new Set([
   "08001",
   "08004",
 ]);
+
+/** An error the server reported for a statement on a healthy connection. */
+function statementError(err: unknown): boolean {
+  return err instanceof pg.DatabaseError && !isConnectionError(err);
+}
 
 /** True when a failure is about reaching the server, not about the statement. */
 export function isConnectionError(err: unknown): boolean {

@@ -25,7 +25,7 @@ export {
 } from "./checkpoint.ts";
 export type { AuditConfig, Config } from "./config.ts";
 export { auditConfigSchema, auditEnvSchema, CONFIG_PREFIX, configSchema } from "./config.ts";
-export type { Db, OpenDbOptions, Sql } from "./db.ts";
+export type { Db, OpenDbOptions, Sql, Tx } from "./db.ts";
 export { DbFlavor, isConnectionError, openDb } from "./db.ts";
 export type { Ingested, MessageOrigin } from "./ingest.ts";
 export { ingest, normalizeTs } from "./ingest.ts";
@@ -36,7 +36,10 @@ export { looksLikeBearerOrJws, REDACTED, redactForStorage } from "./redact.ts";
 export type { AppendResult, EventFilter, LinkedBatch, StoredCheckpoint } from "./store.ts";
 export {
   appendEvents,
+  COPY_TARGET,
+  copyRows,
   countRows,
+  HEAD_MOVED,
   insertCheckpoint,
   insertRows,
   isUniqueViolation,

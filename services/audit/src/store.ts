@@ -8,6 +8,7 @@ import {
   type ChainHead,
   type ChainRow,
   canonicalEvent,
+  canonicalJson,
   linkEvents,
 } from "./chain.ts";
 import type { Db, Sql } from "./db.ts";
@@ -24,14 +25,14 @@ const ROW_COLUMNS =
 
 /**
  * Appends events: drops events whose id is already stored (or repeated in the
- * batch), links the rest after the head, inserts them and moves the head, all
- * in one transaction that holds the head row locked. Safe to repeat after an
+ * batch), links the rest after the head, writes them with COPY and moves the
+ * head, all in one transaction that holds the head row locked. Safe to repeat after an
  * unknown outcome (a commit whose reply was lost): the repeat stores nothing
  * twice.
  *
  * `expected` is where the caller believes the chain ends (the writer keeps it
- * in memory). The batch is linked after it and written with one statement
- * ({@link tryAppend}) that checks the locked head first; when the head moved
+ * in memory). The batch is linked after it and written with one simple query
+ * ({@link tryAppend}: head check and move, then COPY) that checks the locked head first; when the head moved
  * (another replica wrote, or an earlier batch did not commit) the batch is
  * linked again after the real head. Without `expected` the head is read first.
  */
@@ -40,14 +41,17 @@ export async function appendEvents(
   events: readonly ChainEvent[],
   canonicals?: readonly string[],
   expected?: ChainHead,
+  /** `canonicalJson(events[i].data)`, when already computed. */
+  datas?: readonly string[],
 ): Promise<AppendResult> {
-  const { unique, uniqueCanon } = dedupe(events, canonicals);
+  const { unique, uniqueCanon, uniqueData } = dedupe(events, canonicals, datas);
   let guess = expected ?? (await readHead(db));
   // Optimistic first: a redelivered id is rare, and the unique index refuses
-  // it anyway (the statement rolls back). Only then look ids up, under the lock.
+  // it anyway (COPY fails, the transaction rolls back). Only then look ids up,
+  // under the lock (COPY has no ON CONFLICT).
   try {
     for (let attempt = 0; attempt < 8; attempt++) {
-      const batch = linkBatch(guess, unique, uniqueCanon, events.length);
+      const batch = linkBatch(guess, unique, uniqueCanon, uniqueData, events.length);
       const outcome = await tryAppend(db, batch);
       if (outcome.committed) return batch.result;
       guess = outcome.head;
@@ -55,7 +59,7 @@ export async function appendEvents(
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
   }
-  return appendLocked(db, unique, uniqueCanon, true, events.length);
+  return appendLocked(db, unique, uniqueCanon, uniqueData, events.length);
 }
 
 const UNIQUE_VIOLATION = "23505";
@@ -68,19 +72,23 @@ export function isUniqueViolation(err: unknown): boolean {
 function dedupe(
   events: readonly ChainEvent[],
   canonicals: readonly string[] | undefined,
-): { unique: ChainEvent[]; uniqueCanon: string[] } {
+  datas: readonly string[] | undefined,
+): { unique: ChainEvent[]; uniqueCanon: string[]; uniqueData: string[] } {
   const ids = new Set<string>();
   const unique: ChainEvent[] = [];
   const uniqueCanon: string[] = [];
+  const uniqueData: string[] = [];
   for (let i = 0; i < events.length; i++) {
     const e = events[i] as ChainEvent;
     const id = e.id.toLowerCase();
     if (ids.has(id)) continue;
     ids.add(id);
     unique.push(e);
-    uniqueCanon.push(canonicals ? (canonicals[i] as string) : canonicalEvent(e));
+    const data = datas?.[i] || canonicalJson(e.data); // "" is never an object's JSON
+    uniqueData.push(data);
+    uniqueCanon.push(canonicals ? (canonicals[i] as string) : canonicalEvent(e, data));
   }
-  return { unique, uniqueCanon };
+  return { unique, uniqueCanon, uniqueData };
 }
 
 /** A batch linked after an expected head, ready to be written by {@link tryAppend}. */
@@ -89,8 +97,8 @@ export interface LinkedBatch {
   readonly after: ChainHead;
   /** What the store returns once the batch is committed. */
   readonly result: AppendResult;
-  /** The rows as the JSON array `jsonb_to_recordset` reads. */
-  readonly payload: string;
+  /** The rows in COPY's text format. */
+  readonly copy: string;
 }
 
 /**
@@ -101,90 +109,130 @@ export function prepareBatch(
   expected: ChainHead,
   events: readonly ChainEvent[],
   canonicals?: readonly string[],
+  /** `canonicalJson(events[i].data)`, when already computed. */
+  datas?: readonly string[],
 ): LinkedBatch {
-  const { unique, uniqueCanon } = dedupe(events, canonicals);
-  return linkBatch(expected, unique, uniqueCanon, events.length);
+  const { unique, uniqueCanon, uniqueData } = dedupe(events, canonicals, datas);
+  return linkBatch(expected, unique, uniqueCanon, uniqueData, events.length);
 }
 
 function linkBatch(
   after: ChainHead,
   unique: readonly ChainEvent[],
   canonicals: readonly string[],
+  datas: readonly string[],
   received: number,
 ): LinkedBatch {
   const linked = linkEvents(after, unique, canonicals);
   return {
     after,
     result: { stored: linked.rows, skipped: received - unique.length, head: linked.head },
-    payload: recordsetJson(linked.rows, canonicals),
+    copy: copyRows(linked.rows, datas),
   };
 }
 
+/** The columns COPY writes, in the order of {@link copyRows}' fields (stored_at: its default). */
+export const COPY_TARGET =
+  "audit_events (seq, id, ts, service, kind, outcome, trace_id, actor, data, prev_hash, hash)";
+
 /**
- * The rows as a JSON array for `jsonb_to_recordset`, built from the canonical
- * JSON already computed for hashing: it holds exactly the event's columns
- * (absent trace_id/actor are left out and read back as NULL), so only seq,
- * prev_hash and hash are added. Saves stringifying every event a second time.
+ * The rows in COPY's text format: one line per row, tab between columns, `\N`
+ * for NULL, and backslash, tab, newline and carriage return escaped with a
+ * backslash. `datas[i]` is `canonicalJson(rows[i].data)` when already computed
+ * for hashing (the data column then costs no second stringify).
  */
-function recordsetJson(rows: readonly ChainRow[], canonicals: readonly string[]): string {
-  const parts = new Array<string>(rows.length);
+export function copyRows(rows: readonly ChainRow[], datas?: readonly string[]): string {
+  let out = "";
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i] as ChainRow;
-    const c = canonicals[i] as string;
-    parts[i] =
-      c.length > 2
-        ? `{"seq":${r.seq},"prev_hash":"${r.prev_hash}","hash":"${r.hash}",${c.slice(1)}`
-        : `{"seq":${r.seq},"prev_hash":"${r.prev_hash}","hash":"${r.hash}"}`;
+    const data = datas?.[i] || canonicalJson(r.data); // "" is never an object's JSON
+    out +=
+      `${r.seq}\t${copyText(r.id)}\t${copyText(r.ts)}\t${copyText(r.service)}` +
+      `\t${copyText(r.kind)}\t${copyText(r.outcome)}` +
+      `\t${r.trace_id === undefined || r.trace_id === null ? "\\N" : copyText(r.trace_id)}` +
+      `\t${r.actor === undefined || r.actor === null ? "\\N" : copyText(r.actor)}` +
+      `\t${copyText(data)}\t${r.prev_hash}\t${r.hash}\n`;
   }
-  return `[${parts.join(",")}]`;
+  return out;
 }
 
-const RECORDSET = `jsonb_to_recordset($1::jsonb) AS r(seq bigint, id uuid, ts timestamptz, service text,
-       kind text, outcome text, trace_id text, actor text, data jsonb, prev_hash text, hash text)`;
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_SPECIAL_ALL = /[\\\t\n\r]/g;
+const COPY_ESCAPES: Readonly<Record<string, string>> = {
+  "\\": "\\\\",
+  "\t": "\\t",
+  "\n": "\\n",
+  "\r": "\\r",
+};
+
+/** A value as COPY's text format reads it back unchanged. */
+function copyText(v: string): string {
+  return COPY_SPECIAL.test(v) ? v.replace(COPY_SPECIAL_ALL, (c) => COPY_ESCAPES[c] as string) : v;
+}
+
+/** SQLSTATE raised when the locked head is not the one a batch was linked after. */
+export const HEAD_MOVED = "UA001";
+
+const HASH = /^[0-9a-f]{64}$/;
+
+/** Locks the head row and moves it from `from` to `to`; raises HEAD_MOVED if it is not at `from`. */
+function moveHeadSql(from: ChainHead, to: ChainHead): string {
+  // Literals, not parameters (a simple query has none): integers and hex only.
+  for (const h of [from, to]) {
+    if (!Number.isSafeInteger(h.seq) || h.seq < 0 || !HASH.test(h.hash)) {
+      throw new RangeError(`bad chain head ${h.seq}`);
+    }
+  }
+  // The lock is taken on `one` alone: an UPDATE … WHERE seq = … would skip the
+  // row (its snapshot still shows the old head) instead of waiting for the
+  // writer that is moving it. FOR UPDATE then returns the newest version.
+  return `DO $$DECLARE s bigint; h text;
+BEGIN
+  SELECT seq, hash INTO s, h FROM audit_head WHERE one FOR UPDATE;
+  IF s IS DISTINCT FROM ${from.seq} OR h IS DISTINCT FROM '${from.hash}' THEN
+    RAISE EXCEPTION 'audit: the chain head moved' USING ERRCODE = '${HEAD_MOVED}';
+  END IF;
+  UPDATE audit_head SET seq = ${to.seq}, hash = '${to.hash}' WHERE one;
+END$$`;
+}
 
 /**
- * One statement, so one round trip and its own transaction: lock the head row;
- * only if it still equals `batch.after`, insert the rows and move the head.
- * Returns `committed: false` with the locked head when the head had moved
- * (nothing was written). Throws a unique violation (code 23505) when an id of
- * the batch is already stored; that rolls the whole statement back.
+ * One simple query, so one round trip and its own transaction: move the head
+ * row from `batch.after` to the batch's head (locked first, and re-read if a
+ * concurrent writer committed meanwhile: a pipelined batch linked after the
+ * batch still committing waits here for that commit and then goes through),
+ * then COPY the rows. The head is locked before any row is written, so writers
+ * never wait on each other's rows while holding it (no deadlock). Returns
+ * `committed: false` with the real head when the head had moved (nothing was
+ * written). Throws a unique violation (code 23505) when an id of the batch is
+ * already stored; that rolls the whole transaction back. `order` keeps a
+ * pipelined batch from reaching the lock before the batch sent ahead of it.
  */
 export async function tryAppend(
   db: Db,
   batch: LinkedBatch,
+  order: {
+    /** Sent only once this settles: the batch before holds the head lock (or is done). */
+    readonly behind?: Promise<unknown>;
+    /** Called once this batch holds the head lock (or is done). */
+    readonly locked?: () => void;
+  } = {},
 ): Promise<{ committed: true } | { committed: false; head: ChainHead }> {
   const { after, result } = batch;
+  if (order.behind) await order.behind;
   if (result.stored.length === 0) {
     const head = await readHead(db);
     return head.seq === after.seq && head.hash === after.hash
       ? { committed: true }
       : { committed: false, head };
   }
-  const r = await db.statement<{ seq: number | string; hash: string; moved: boolean }>(
-    // The head row is locked first (FOR UPDATE re-reads it if a concurrent
-    // writer committed meanwhile); rows are inserted only if it is the head the
-    // batch was linked after. A pipelined batch linked after the batch still
-    // committing waits here for that commit and then goes through.
-    `WITH head AS (
-       SELECT seq, hash FROM audit_head WHERE one FOR UPDATE
-     ), ok AS (
-       SELECT 1 FROM head WHERE head.seq = $2 AND head.hash = $3
-     ), ins AS (
-       INSERT INTO audit_events (seq, id, ts, service, kind, outcome, trace_id, actor, data, prev_hash, hash)
-       SELECT r.seq, r.id, r.ts, r.service, r.kind, r.outcome, r.trace_id, r.actor, r.data, r.prev_hash, r.hash
-       FROM ok, ${RECORDSET}
-     ), moved AS (
-       UPDATE audit_head SET seq = $4, hash = $5 FROM ok WHERE audit_head.one
-       RETURNING 1
-     )
-     SELECT head.seq, head.hash, EXISTS (SELECT 1 FROM moved) AS moved FROM head`,
-    [batch.payload, after.seq, after.hash, result.head.seq, result.head.hash],
-  );
-  const h = r.rows[0];
-  if (!h) throw new Error("audit_head is empty: the schema was not migrated");
-  return h.moved
-    ? { committed: true }
-    : { committed: false, head: { seq: Number(h.seq), hash: h.hash } };
+  try {
+    await db.copyScript(moveHeadSql(after, result.head), COPY_TARGET, batch.copy, order.locked);
+    return { committed: true };
+  } catch (err) {
+    if ((err as { code?: string } | undefined)?.code !== HEAD_MOVED) throw err;
+  }
+  return { committed: false, head: await readHead(db) };
 }
 
 /** The careful path: explicit transaction, head locked first, stored ids looked up under the lock. */
@@ -192,7 +240,7 @@ function appendLocked(
   db: Db,
   unique: readonly ChainEvent[],
   canonicals: readonly string[],
-  checkExisting: boolean,
+  datas: readonly string[],
   received: number,
 ): Promise<AppendResult> {
   return db.transaction(async (tx) => {
@@ -204,25 +252,20 @@ function appendLocked(
     const head: ChainHead = { seq: Number(h.seq), hash: h.hash };
     if (unique.length === 0) return { stored: [], skipped: received, head };
 
-    let fresh = unique;
-    let freshCanon = canonicals;
-    if (checkExisting) {
-      const existing = await tx.query<{ id: string }>(
-        "SELECT id::text AS id FROM audit_events WHERE id = ANY($1::uuid[])",
-        [`{${unique.map((e) => e.id).join(",")}}`],
-      );
-      const known = new Set(existing.rows.map((r) => r.id));
-      const keep = unique.map((e) => !known.has(e.id.toLowerCase()));
-      fresh = unique.filter((_, i) => keep[i]);
-      freshCanon = canonicals.filter((_, i) => keep[i]);
-      if (fresh.length === 0) return { stored: [], skipped: received, head };
-    }
-    const linked = linkEvents(head, fresh, freshCanon);
-    await tx.query(
-      `INSERT INTO audit_events (seq, id, ts, service, kind, outcome, trace_id, actor, data, prev_hash, hash)
-       SELECT seq, id, ts, service, kind, outcome, trace_id, actor, data, prev_hash, hash FROM ${RECORDSET}`,
-      [recordsetJson(linked.rows, freshCanon)],
+    // One indexed lookup for the whole batch, under the head lock: only the
+    // ids not stored yet are linked and copied.
+    const existing = await tx.query<{ id: string }>(
+      "SELECT id::text AS id FROM audit_events WHERE id = ANY($1::uuid[])",
+      [`{${unique.map((e) => e.id).join(",")}}`],
     );
+    const known = new Set(existing.rows.map((r) => r.id));
+    const keep = unique.map((e) => !known.has(e.id.toLowerCase()));
+    const fresh = unique.filter((_, i) => keep[i]);
+    const freshCanon = canonicals.filter((_, i) => keep[i]);
+    const freshData = datas.filter((_, i) => keep[i]);
+    if (fresh.length === 0) return { stored: [], skipped: received, head };
+    const linked = linkEvents(head, fresh, freshCanon);
+    await tx.copy(COPY_TARGET, copyRows(linked.rows, freshData));
     await tx.query("UPDATE audit_head SET seq = $1, hash = $2 WHERE one", [
       linked.head.seq,
       linked.head.hash,
@@ -230,6 +273,9 @@ function appendLocked(
     return { stored: linked.rows, skipped: received - fresh.length, head: linked.head };
   });
 }
+
+const RECORDSET = `jsonb_to_recordset($1::jsonb) AS r(seq bigint, id uuid, ts timestamptz, service text,
+       kind text, outcome text, trace_id text, actor text, data jsonb, prev_hash text, hash text)`;
 
 /** One multi-row INSERT of already linked rows (the benchmark's baseline uses it too). */
 export async function insertRows(

@@ -192,3 +192,29 @@ test("chain - canonicalEvent equals the canonical JSON of the hashed form, and t
     );
   }
 });
+
+test("chain - flat objects (one native stringify) agree with the plain implementation, odd objects too", () => {
+  class WithToJson {
+    a = 1;
+    toJSON() {
+      return "x";
+    }
+  }
+  const nullProto = Object.create(null) as Record<string, unknown>;
+  nullProto.b = "2";
+  nullProto.a = 1;
+  const protoKey = JSON.parse('{"__proto__":"p","z":1,"10":true,"2":null}') as unknown;
+  const cases: unknown[] = [
+    { side: "bid", market: "KRW-BTC", price: "143250000", volume: "0.0012", n: 1.5, ok: true },
+    { b: undefined, a: null, c: "\uD800\u2028", d: -0, e: 1e21 },
+    new Date(0),
+    new WithToJson(),
+    { nested: new Date(0), a: 1 },
+    nullProto,
+    protoKey,
+    {},
+  ];
+  for (const v of cases) assert.equal(canonicalJson(v), referenceCanonical(v));
+  assert.throws(() => canonicalJson({ a: 1, b: Number.NaN }), TypeError);
+  assert.throws(() => canonicalJson({ a: 1, f: Symbol("s") }), TypeError);
+});
