@@ -50,7 +50,7 @@ import {
 import type { Config } from "./config.ts";
 import { createSeenIds, type SeenIds } from "./dedup.ts";
 import { isReady, marketHealth } from "./health.ts";
-import { createOutbox, type Outbox, type OutboxItem } from "./outbox.ts";
+import { backpressureMarks, createOutbox, type Outbox, type OutboxItem } from "./outbox.ts";
 
 export interface MarketFeedDeps {
   readonly config: Config;
@@ -164,19 +164,14 @@ export function buildMarketFeed(deps: MarketFeedDeps): MarketFeed {
   let mdPublisher: JsPublisher | undefined;
   let healthTimer: NodeJS.Timeout | undefined;
   let started = false;
-  // WebSocket backpressure: while NATS is healthy but behind, stop reading the
-  // sockets once this many messages wait in the outbox, and read again once it
-  // is down to a quarter. Keeps the outbox (and the GC's survivors) small
-  // instead of buffering up to FEED_BUFFER_MAX; while publishing *fails* the
-  // sockets are never paused, so the bounded buffer + gap logic applies as before.
-  const pauseAt = Math.max(
-    1,
-    Math.min(
-      Math.floor(config.FEED_BUFFER_MAX / 2),
-      Math.max(4_096, 4 * config.FEED_MAX_IN_FLIGHT),
-    ),
+  // WebSocket backpressure (see backpressureMarks): while NATS is healthy but
+  // behind, stop reading the sockets at `pauseAt` waiting messages and read
+  // again at `resumeAt`; while publishing *fails* the sockets are never paused,
+  // so the bounded buffer + gap logic applies as before.
+  const { pauseAt, resumeAt } = backpressureMarks(
+    config.FEED_BUFFER_MAX,
+    config.FEED_MAX_IN_FLIGHT,
   );
-  const resumeAt = Math.floor(pauseAt / 4);
   let wsPaused = false;
   const resumeSockets = () => {
     wsPaused = false;

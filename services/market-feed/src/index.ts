@@ -7,4 +7,4 @@ export { createSeenIds } from "./dedup.ts";
 export type { MarketHealthInput } from "./health.ts";
 export { isReady, marketHealth } from "./health.ts";
 export type { Outbox, OutboxItem, OutboxOptions } from "./outbox.ts";
-export { createOutbox } from "./outbox.ts";
+export { backpressureMarks, createOutbox } from "./outbox.ts";

@@ -59,6 +59,26 @@ export interface Outbox {
   readonly close: () => void;
 }
 
+/**
+ * When the feed stops reading its WebSockets (`pauseAt` messages waiting in
+ * the outbox, publishing healthy) and when it reads again (`resumeAt`).
+ *
+ * The waiting messages only have to refill the in-flight window while the
+ * sockets are read again, so the mark follows `maxInFlight` (at least 1 024),
+ * and is never above half of `bufferMax`, which keeps room for the frames that
+ * arrive after a pause (the rest of the socket read) before anything is
+ * dropped. More waiting messages than that buy no throughput: they are live
+ * objects that every young-generation GC copies (the earlier 4 096 mark cost
+ * ≈ 4 % more CPU per message and ≈ 4 % throughput; issue-5 notes, 2026-11-22).
+ */
+export function backpressureMarks(
+  bufferMax: number,
+  maxInFlight: number,
+): { readonly pauseAt: number; readonly resumeAt: number } {
+  const pauseAt = Math.max(1, Math.min(Math.floor(bufferMax / 2), Math.max(1_024, maxInFlight)));
+  return { pauseAt, resumeAt: Math.floor(pauseAt / 4) };
+}
+
 /** A FIFO queue on a growable ring buffer (push/shift in O(1)). */
 class Deque<T> {
   #buf: (T | undefined)[] = new Array(1024);

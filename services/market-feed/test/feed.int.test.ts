@@ -126,8 +126,8 @@ test("market-feed - a burst beyond the outbox's pause mark pauses the sockets (b
   const ns = uniqueNamespace("mfbp");
   const subjects = await prepareStreams(nc, ns);
   // One publish in flight: the WebSocket delivers far faster than the outbox
-  // drains. FEED_BUFFER_MAX 6000 → the sockets pause at 3000 buffered and
-  // resume at 750; at one publish per round trip a pause can outlast the
+  // drains. The sockets pause at 1 024 buffered and resume at 256
+  // (backpressureMarks); at one publish per round trip a pause can outlast the
   // minimum FEED_STALL_MS, which must not count as a stall (socket.int.test.ts
   // proves that part with a fake clock).
   const feed = run(

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import type { PubAck } from "@nats-io/jetstream";
 import { type JsPublishCallback, type JsPublisher, UplineError } from "@upline/shared";
 import {
+  backpressureMarks,
   createOutbox,
   createSeenIds,
   isReady,
@@ -218,4 +219,30 @@ test("outbox - publishes that fail come back to the front and never take it over
   for (const s of sends.splice(0)) s.done(undefined, ack);
   assert.equal(outbox.failing(), false);
   assert.deepEqual([outbox.inFlight(), outbox.buffered()], [4, 2], "the next four went out");
+});
+
+test("outbox - the sockets pause at the in-flight window (at least 1 024 waiting), never above half the buffer", () => {
+  // Defaults (FEED_BUFFER_MAX 100 000, FEED_MAX_IN_FLIGHT 1 024): pause at 1 024
+  // waiting, read again at 256 — not at 4 096 / 1 024 as before 2026-11-22.
+  assert.deepEqual(backpressureMarks(100_000, 1_024), { pauseAt: 1_024, resumeAt: 256 });
+  // A larger window needs as many waiting messages to stay full.
+  assert.deepEqual(backpressureMarks(1_000_000, 4_096), { pauseAt: 4_096, resumeAt: 1_024 });
+  // A tiny window still keeps 1 024 ready.
+  assert.deepEqual(backpressureMarks(6_000, 1), { pauseAt: 1_024, resumeAt: 256 });
+  // Half of a small buffer stays free for frames read after the pause.
+  assert.deepEqual(backpressureMarks(200, 64), { pauseAt: 100, resumeAt: 25 });
+  assert.deepEqual(backpressureMarks(100, 65_536), { pauseAt: 50, resumeAt: 12 });
+  for (const [buffer, inFlight] of [
+    [100, 1],
+    [101, 7],
+    [5_000, 3_000],
+    [10_000_000, 65_536],
+  ] as const) {
+    const { pauseAt, resumeAt } = backpressureMarks(buffer, inFlight);
+    assert.ok(
+      pauseAt >= 1 && pauseAt <= buffer / 2,
+      `${buffer}/${inFlight}: pause within half the buffer`,
+    );
+    assert.ok(resumeAt < pauseAt, `${buffer}/${inFlight}: resume below pause`);
+  }
 });
