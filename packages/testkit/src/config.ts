@@ -10,6 +10,13 @@ export const testkitEnvSchema = z.object({
     .describe("use this PostgreSQL server instead of starting a container"),
   NATS_IMAGE: z.string().default("nats:2.11").describe("image for NATS containers"),
   POSTGRES_IMAGE: z.string().default("postgres:17").describe("image for PostgreSQL containers"),
+  UPLINE_TESTKIT_NATS_GOMAXPROCS: z
+    .string()
+    .regex(/^[1-9][0-9]*$/)
+    .default("1")
+    .describe(
+      "Go's GOMAXPROCS for NATS containers: one core, as docker-compose and Kubernetes run nats-server beside the services",
+    ),
   UPLINE_TESTKIT_NATS_URL: z
     .string()
     .optional()

@@ -20,7 +20,7 @@
  * which left V8's optimizing compiles inside the measured window (issue-5
  * notes).
  * Knobs: BENCH_PHASES (baseline,trades,all,latency,ccxt), BENCH_BURST_TICKS,
- * BENCH_WARM_TICKS, BENCH_IN_FLIGHT, BENCH_NATS_GOMAXPROCS.
+ * BENCH_WARM_TICKS, BENCH_IN_FLIGHT; UPLINE_TESTKIT_NATS_GOMAXPROCS sets nats-server's.
  * Run: node scripts/bench.ts services/market-feed/bench/feed.bench.ts
  */
 import { type ChildProcess, fork } from "node:child_process";
@@ -98,14 +98,11 @@ const usPerMsg = (cpuPct: number, seconds: number, messages: number) =>
   ((cpuPct / 100) * seconds * 1e6) / Math.max(1, messages);
 
 const logger = createLogger({ service: "market-feed", level: "silent" });
-// BENCH_NATS_GOMAXPROCS (unset by default): Go's scheduler setting for the
-// bench's own nats-server, which shares the 2 cores with the feed and the
-// simulator in our rows only (the ccxt.pro row publishes nothing).
-const natsProcs = process.env.BENCH_NATS_GOMAXPROCS;
-const nats = await startNats({
-  dedicated: true,
-  ...(natsProcs === undefined ? {} : { environment: { GOMAXPROCS: natsProcs } }),
-});
+// The bench's own nats-server runs as every NATS container of the testkit
+// does (UPLINE_TESTKIT_NATS_GOMAXPROCS, default 1: one core for Go's scheduler, as
+// docker-compose and Kubernetes run it); it shares the 2 cores with the feed
+// and the simulator in our rows only (the ccxt.pro row publishes nothing).
+const nats = await startNats({ dedicated: true });
 const nc = await connectBus({ NATS_URL: nats.url }, { name: "feed-bench", logger });
 const rows: BenchRow[] = [];
 const suite = "market-feed";
