@@ -196,6 +196,38 @@ describe("signer over a real NATS", () => {
     );
   });
 
+  test("signer - a grant's audit event is handed to the connection in the turn of the decision", async () => {
+    await sign({ keyId: "main", method: "GET", path: "/v1/accounts" }); // a session with a MAC key
+    // Synchronously with the decision, so before the reply's flush (a microtask later): in
+    // flight as soon as the handler has returned.
+    const sid = [...generated]
+      .reverse()
+      .find((b) => b.length === 16)
+      ?.toString("base64url");
+    const macKey = [...generated].reverse().find((b) => b.length === 32);
+    assert.ok(sid !== undefined && macKey !== undefined);
+    const h = Buffer.from(JSON.stringify({ alg: "HS256", kid: sid })).toString("base64url");
+    const iat = Math.floor(Date.now() / 1000);
+    const p = Buffer.from(
+      JSON.stringify({
+        iss: "order-exec",
+        jti: randomUUID(),
+        iat,
+        exp: iat + 5,
+        typ: "sign",
+        sid,
+        key_id: "main",
+        method: "GET",
+        path: "/v1/accounts",
+      }),
+    ).toString("base64url");
+    const jws = `${h}.${p}.${createHmac("sha256", macKey).update(`${h}.${p}`).digest("base64url")}`;
+    const inFlight = signer.detail().audit_in_flight as number;
+    const reply = signer.handlers.sign({ jws });
+    assert.equal(signer.detail().audit_in_flight, inFlight + 1);
+    assert.ok((await reply).sealed.length > 0);
+  });
+
   test("signer - denies an unknown caller", async () => {
     const c = createSignerClient({
       nc,
