@@ -23,7 +23,7 @@ export const auditEnvSchema = {
   AUDIT_CHECKPOINT_INTERVAL_S: env
     .int("seconds after which new events get a checkpoint anyway", 1, 86_400)
     .default(60),
-  AUDIT_BATCH_MAX: env.int("events written per transaction at most", 1, 5_000).default(1_000),
+  AUDIT_BATCH_MAX: env.int("events written per transaction at most", 1, 5_000).default(2_000),
   AUDIT_MAX_ACK_PENDING: env
     .int("events delivered to the service but not yet stored, at most", 100, 1_000_000)
     .default(20_000),
