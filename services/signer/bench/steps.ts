@@ -20,6 +20,7 @@ import { checkPolicy } from "../src/policy.ts";
 import { isSignClaims, parseCompactJws, verifyHs256 } from "../src/request.ts";
 import { open, seal } from "../src/seal.ts";
 import { createUpbitTokenSigner } from "../src/upbit-jwt.ts";
+import { sessionJws } from "../test/fixtures.ts";
 
 const N = Number(process.env.N ?? 50_000);
 const results: [string, number][] = [];
@@ -45,7 +46,6 @@ const body = {
   identifier: randomUUID(),
 };
 const sid = randomBytes(16).toString("base64url");
-const h = Buffer.from(JSON.stringify({ alg: "HS256", kid: sid })).toString("base64url");
 const iat = Math.floor(Date.now() / 1000);
 const claims = {
   iss: "order-exec",
@@ -59,9 +59,8 @@ const claims = {
   path: "/v1/orders",
   body,
 };
-const p = Buffer.from(JSON.stringify(claims)).toString("base64url");
-const sig = createHmac("sha256", macKey).update(`${h}.${p}`).digest("base64url");
-const jws = `${h}.${p}.${sig}`;
+const jws = sessionJws(sid, macKey, claims);
+const p = jws.split(".")[1] as string;
 const reqBytes = Buffer.from(JSON.stringify({ jws }));
 const dec = new TextDecoder();
 

@@ -1,5 +1,5 @@
 /** Test-time keys and files; nothing here is ever committed with real values. */
-import { generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
+import { createHmac, generateKeyPairSync, type KeyObject, randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -82,4 +82,18 @@ export function signerSettings(
     watchFiles: false,
     ...overrides,
   };
+}
+
+/**
+ * A sign request's compact JWS as a caller with a session sends it: HS256
+ * under the session's MAC key, `kid` = the session id (what the client builds).
+ */
+export function sessionJws(
+  sid: string,
+  macKey: Buffer | KeyObject,
+  claims: Readonly<Record<string, unknown>>,
+): string {
+  const h = Buffer.from(JSON.stringify({ alg: "HS256", kid: sid })).toString("base64url");
+  const p = Buffer.from(JSON.stringify(claims)).toString("base64url");
+  return `${h}.${p}.${createHmac("sha256", macKey).update(`${h}.${p}`).digest("base64url")}`;
 }

@@ -20,7 +20,7 @@ import {
 import { eventually, startNats, uniqueNamespace } from "@upline/testkit";
 import { decodeJwt, jwtVerify } from "jose";
 import { buildSigner, createSignerClient, type Signer, type SignerClient } from "../src/index.ts";
-import { callerKeys, keyFile, signerSettings, tempDirs } from "./fixtures.ts";
+import { callerKeys, keyFile, sessionJws, signerSettings, tempDirs } from "./fixtures.ts";
 
 const exporter = new InMemorySpanExporter();
 const telemetry = startTelemetry({ service: "signer-test", spanExporter: exporter });
@@ -206,22 +206,18 @@ describe("signer over a real NATS", () => {
       ?.toString("base64url");
     const macKey = [...generated].reverse().find((b) => b.length === 32);
     assert.ok(sid !== undefined && macKey !== undefined);
-    const h = Buffer.from(JSON.stringify({ alg: "HS256", kid: sid })).toString("base64url");
     const iat = Math.floor(Date.now() / 1000);
-    const p = Buffer.from(
-      JSON.stringify({
-        iss: "order-exec",
-        jti: randomUUID(),
-        iat,
-        exp: iat + 5,
-        typ: "sign",
-        sid,
-        key_id: "main",
-        method: "GET",
-        path: "/v1/accounts",
-      }),
-    ).toString("base64url");
-    const jws = `${h}.${p}.${createHmac("sha256", macKey).update(`${h}.${p}`).digest("base64url")}`;
+    const jws = sessionJws(sid, macKey, {
+      iss: "order-exec",
+      jti: randomUUID(),
+      iat,
+      exp: iat + 5,
+      typ: "sign",
+      sid,
+      key_id: "main",
+      method: "GET",
+      path: "/v1/accounts",
+    });
     const inFlight = signer.detail().audit_in_flight as number;
     const reply = signer.handlers.sign({ jws });
     assert.equal(signer.detail().audit_in_flight, inFlight + 1);
