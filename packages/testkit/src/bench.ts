@@ -1,8 +1,9 @@
 /**
- * Small helpers for `pnpm bench`: latency percentiles, memory, and one result
+ * Small helpers for `pnpm bench`: latency percentiles, memory, a container's CPU, and one result
  * format. A benchmark script prints its rows with {@link emitBench}; the runner
  * (scripts/bench.ts) collects them into one table and bench/results/*.json.
  */
+import { readdirSync, readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 
 export interface BenchRow {
@@ -84,5 +85,42 @@ export function cpuMeter(): () => number {
     const used = process.cpuUsage(start);
     const wallUs = (performance.now() - t0) * 1000;
     return Math.round(((used.user + used.system) / wallUs) * 100);
+  };
+}
+
+/** CPU (user + system) used so far by the processes whose cgroup names `containerId`, in µs. */
+function containerCpuUs(containerId: string): number | undefined {
+  let ticks = 0;
+  let found = false;
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/cgroup`, "utf8").includes(containerId)) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+      found = true;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return found ? ticks * 10_000 : undefined; // USER_HZ = 100
+}
+
+/**
+ * CPU used by a container's processes (nats-server, PostgreSQL) from now on:
+ * the returned function gives µs per unit of work (`per`), to 0.1 µs. Read from
+ * /proc, matching the container id in each process's cgroup (podman runs them
+ * as host processes). Undefined when it cannot be read (no container id, or a
+ * runtime whose processes this host does not see).
+ */
+export function containerCpuMeter(
+  containerId: string | undefined,
+): (per: number) => number | undefined {
+  const start = containerId === undefined ? undefined : containerCpuUs(containerId);
+  return (per) => {
+    if (containerId === undefined || start === undefined) return undefined;
+    const now = containerCpuUs(containerId);
+    return now === undefined ? undefined : Math.round(((now - start) / Math.max(1, per)) * 10) / 10;
   };
 }

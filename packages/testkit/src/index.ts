@@ -1,5 +1,13 @@
 export type { BenchRow, LatencyResult } from "./bench.ts";
-export { BENCH_MARKER, cpuMeter, emitBench, measureLatency, percentile, rssMb } from "./bench.ts";
+export {
+  BENCH_MARKER,
+  containerCpuMeter,
+  cpuMeter,
+  emitBench,
+  measureLatency,
+  percentile,
+  rssMb,
+} from "./bench.ts";
 export type { TestkitConfig } from "./config.ts";
 export { testkitConfig, testkitEnvSchema } from "./config.ts";
 export type {

@@ -13,7 +13,7 @@
  * AUDIT_BENCH_EVENTS (default 100000) sets the PostgreSQL backlog, PGlite's is half.
  */
 
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -38,6 +38,7 @@ import {
 } from "@upline/shared";
 import {
   type BenchRow,
+  containerCpuMeter,
   cpuMeter,
   emitBench,
   percentile,
@@ -89,28 +90,6 @@ function mainThreadCpuPerEvent(n: number): () => number {
   };
 }
 
-/**
- * CPU (user + system) used so far by the processes of a container, in µs: read
- * from /proc, matching the container id in each process's cgroup (podman runs
- * them as host processes). 0 when nothing matches (another container runtime).
- */
-function containerCpuUs(containerId: string | undefined): number {
-  if (!containerId) return 0;
-  let ticks = 0;
-  for (const pid of readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (!readFileSync(`/proc/${pid}/cgroup`, "utf8").includes(containerId)) continue;
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
-    } catch {
-      // the process ended meanwhile
-    }
-  }
-  return ticks * 10_000; // USER_HZ = 100
-}
-
 const nats = await startNats({ dedicated: true });
 const postgres = await startPostgres({ dedicated: true });
 const dir = await mkdtemp(join(tmpdir(), "upline-audit-bench-"));
@@ -155,7 +134,7 @@ async function baseline(
   const { rows } = linkEvents(EMPTY_HEAD, events as ChainEvent[]);
   const canonicals = rows.map((r) => canonicalEvent(r));
   const target = COPY_TARGET.replace("audit_events", table);
-  const cpu0 = containerCpuUs(containerId);
+  const dbCpu = containerCpuMeter(containerId);
   const t0 = performance.now();
   for (let i = 0; i < rows.length; i += 500) {
     const chunk = rows.slice(i, i + 500);
@@ -166,10 +145,7 @@ async function baseline(
     }
   }
   const ops = Math.round(rows.length / ((performance.now() - t0) / 1000));
-  const dbUs = containerId
-    ? Math.round(((containerCpuUs(containerId) - cpu0) / rows.length) * 10) / 10
-    : undefined;
-  return { ops, dbUs };
+  return { ops, dbUs: dbCpu(rows.length) };
 }
 
 /** Every event published and acknowledged, 1,024 awaiting their ack at most. */
@@ -232,17 +208,15 @@ async function drain(databaseUrl: string | undefined, name: string, events: Audi
   const perEvent = cpuPerEvent(events.length - storedBefore);
   const mainPerEvent = mainThreadCpuPerEvent(events.length - storedBefore);
   const load = loadavg();
-  const dbCpu0 = containerCpuUs(databaseUrl ? postgres.containerId : undefined);
-  const natsCpu0 = containerCpuUs(nats.containerId);
+  const dbCpu = containerCpuMeter(databaseUrl ? postgres.containerId : undefined);
+  const natsCpu = containerCpuMeter(nats.containerId);
   const t0 = performance.now();
   await finished;
   const seconds = (performance.now() - t0) / 1000;
   const n = events.length - storedBefore;
   const result = {
-    dbUs: databaseUrl
-      ? Math.round(((containerCpuUs(postgres.containerId) - dbCpu0) / n) * 10) / 10
-      : undefined,
-    natsUs: Math.round(((containerCpuUs(nats.containerId) - natsCpu0) / n) * 10) / 10,
+    dbUs: dbCpu(n),
+    natsUs: natsCpu(n),
     ops: Math.round((events.length - storedBefore) / seconds),
     cpu: cpu(),
     cpuUs: perEvent(),

@@ -22,14 +22,12 @@
  * ORDER_EXEC_BENCH_PHASES (echo,http,one,sustained,ccxt) runs a subset;
  * ORDER_EXEC_BENCH_COALESCE=0 turns off order-exec's write coalescing (A/B).
  */
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { Worker } from "node:worker_threads";
 import { createInbox, type NatsConnection } from "@nats-io/transport-node";
 import { connectBus, ERROR_HEADER, type OrderReply } from "@upline/shared";
-import { emitBench, measureLatency } from "@upline/testkit";
+import { containerCpuMeter, emitBench, measureLatency } from "@upline/testkit";
 import type { SimOptions } from "@upline/upbit-sim";
 import ccxt from "ccxt";
 import { Pool } from "undici";
@@ -116,37 +114,6 @@ try {
         { total: 3_000, concurrency: 1, warmup: 300 },
       );
 
-  // nats-server's own CPU (its container's main process, read from /proc): the
-  // six JetStream stores per order cost the server as much as a thread of ours.
-  const natsPid = (() => {
-    try {
-      const port = h.nc.getServer().split(":").pop();
-      const ps = execFileSync("podman", ["ps", "--format", "{{.ID}} {{.Ports}}"], {
-        encoding: "utf8",
-      });
-      const id = ps
-        .split("\n")
-        .find((l) => l.includes(`:${port}->`))
-        ?.split(" ")[0];
-      if (id === undefined) return undefined;
-      return execFileSync("podman", ["inspect", "-f", "{{.State.Pid}}", id], {
-        encoding: "utf8",
-      }).trim();
-    } catch {
-      return undefined;
-    }
-  })();
-  /** nats-server's CPU time in µs (utime + stime), undefined when it cannot be read. */
-  const natsCpuUs = () => {
-    if (natsPid === undefined) return undefined;
-    try {
-      const f = readFileSync(`/proc/${natsPid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-      return ((Number(f[11]) + Number(f[12])) * 1_000_000) / 100;
-    } catch {
-      return undefined;
-    }
-  };
-
   /**
    * Per thread: event-loop utilisation (busy share of wall time, inflated when
    * the machine is loaded) and CPU time per order (process.threadCpuUsage).
@@ -158,9 +125,10 @@ try {
     const elu0 = performance.eventLoopUtilization();
     const cpu0 = process.threadCpuUsage();
     const all0 = process.cpuUsage();
-    const nats0 = natsCpuUs();
+    // nats-server's own CPU: the six JetStream stores per order cost it about as much as a thread of ours.
+    const natsCpu = containerCpuMeter(h.natsContainerId);
     const result = await run();
-    const nats1 = natsCpuUs();
+    const natsUs = natsCpu(orders);
     const cpu = process.threadCpuUsage(cpu0);
     const all = process.cpuUsage(all0);
     const main = {
@@ -182,9 +150,9 @@ try {
       ...result,
       cpu_pct: Math.round(main.elu * 100),
       threads: `${who}; signer thread ${fmt(signer)}; whole process ${Math.round((all.user + all.system) / orders)} µs CPU/order ${
-        nats0 === undefined || nats1 === undefined
+        natsUs === undefined
           ? " (nats-server not readable)"
-          : `; nats-server ${Math.round((nats1 - nats0) / orders)} µs CPU/order`
+          : `; nats-server ${Math.round(natsUs)} µs CPU/order`
       }`,
     };
   };

@@ -51,6 +51,8 @@ export const logger: Logger = createLogger({
 
 export interface Harness {
   readonly nc: NatsConnection;
+  /** The NATS server's container (undefined for a server given by URL): benchmarks read its CPU. */
+  readonly natsContainerId: string | undefined;
   readonly subjects: Subjects;
   readonly sim: Sim;
   /** The in-process signer; undefined when it runs on its own thread (`signerThread`). */
@@ -319,6 +321,7 @@ async function startHarnessInner(
   const control = await new Kvm(nc).open(subjects.buckets.control);
   return {
     nc,
+    natsContainerId: nats.containerId,
     subjects,
     sim,
     signer,
