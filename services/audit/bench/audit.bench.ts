@@ -58,13 +58,43 @@ import {
   type Db,
   EMPTY_HEAD,
   generateSigningJwk,
-  insertRows,
   linkEvents,
   migrate,
   openDb,
+  type Sql,
 } from "../src/index.ts";
 
 // AUDIT_BENCH_EVENTS scales both backlogs down for short runs (PGlite gets half).
+const RECORDSET = `jsonb_to_recordset($1::jsonb) AS r(seq bigint, id uuid, ts timestamptz, service text,
+       kind text, outcome text, trace_id text, actor text, data jsonb, prev_hash text, hash text)`;
+
+/** The baseline: one multi-row INSERT of already linked rows (the store wrote batches this way before COPY). */
+async function insertRows(
+  tx: Sql,
+  rows: readonly ChainRow[],
+  table = "audit_events",
+): Promise<void> {
+  const payload = rows.map((r) => ({
+    seq: r.seq,
+    id: r.id,
+    ts: r.ts,
+    service: r.service,
+    kind: r.kind,
+    outcome: r.outcome,
+    trace_id: r.trace_id ?? null,
+    actor: r.actor ?? null,
+    data: r.data,
+    prev_hash: r.prev_hash,
+    hash: r.hash,
+  }));
+  await tx.query(
+    `INSERT INTO ${table} (seq, id, ts, service, kind, outcome, trace_id, actor, data, prev_hash, hash)
+     SELECT seq, id, ts, service, kind, outcome, trace_id, actor, data, prev_hash, hash
+     FROM ${RECORDSET}`,
+    [JSON.stringify(payload)],
+  );
+}
+
 const SUSTAINED = Number(process.env.AUDIT_BENCH_EVENTS ?? 100_000);
 const PGLITE = Math.round(SUSTAINED / 2);
 const OFFERED_RATE = 5_000;

@@ -41,7 +41,6 @@ export {
   countRows,
   HEAD_MOVED,
   insertCheckpoint,
-  insertRows,
   isUniqueViolation,
   prepareBatch,
   queryEvents,

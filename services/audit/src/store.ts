@@ -274,36 +274,6 @@ function appendLocked(
   });
 }
 
-const RECORDSET = `jsonb_to_recordset($1::jsonb) AS r(seq bigint, id uuid, ts timestamptz, service text,
-       kind text, outcome text, trace_id text, actor text, data jsonb, prev_hash text, hash text)`;
-
-/** One multi-row INSERT of already linked rows (the benchmark's baseline uses it too). */
-export async function insertRows(
-  tx: Sql,
-  rows: readonly ChainRow[],
-  table = "audit_events",
-): Promise<void> {
-  const payload = rows.map((r) => ({
-    seq: r.seq,
-    id: r.id,
-    ts: r.ts,
-    service: r.service,
-    kind: r.kind,
-    outcome: r.outcome,
-    trace_id: r.trace_id ?? null,
-    actor: r.actor ?? null,
-    data: r.data,
-    prev_hash: r.prev_hash,
-    hash: r.hash,
-  }));
-  await tx.query(
-    `INSERT INTO ${table} (seq, id, ts, service, kind, outcome, trace_id, actor, data, prev_hash, hash)
-     SELECT seq, id, ts, service, kind, outcome, trace_id, actor, data, prev_hash, hash
-     FROM ${RECORDSET}`,
-    [JSON.stringify(payload)],
-  );
-}
-
 export async function readHead(db: Sql): Promise<ChainHead> {
   const r = await db.query<{ seq: number | string; hash: string }>(
     "SELECT seq, hash FROM audit_head WHERE one",
