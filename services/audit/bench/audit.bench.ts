@@ -11,13 +11,16 @@
  *
  * AUDIT_BENCH_PHASES (comma list of js, pg, lat, lite; default all) runs a subset;
  * AUDIT_BENCH_EVENTS (default 100000) sets the PostgreSQL backlog, PGlite's is half.
+ * AUDIT_BENCH_PROFILE=<dir> writes a CPU profile (`<name>.cpuprofile`) and a sampling heap
+ * profile (`<name>.heapprofile`) of each drain window there (profiling slows the drain).
  */
 
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
+import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { performance } from "node:perf_hooks";
+import { PerformanceObserver, constants as perfConstants, performance } from "node:perf_hooks";
 import {
   AckPolicy,
   DeliverPolicy,
@@ -207,6 +210,50 @@ async function configFor(databaseUrl: string | undefined, name: string) {
   });
 }
 
+/** Main-thread GC pauses while it runs: `stop()` returns "scavenges n/ms, mark-compacts n/ms". */
+function gcMeter(): () => string {
+  const pauses = { minor: [0, 0], major: [0, 0] };
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as { detail?: { kind?: number } }).detail?.kind;
+      const p = kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR ? pauses.major : pauses.minor;
+      p[0] = (p[0] ?? 0) + 1;
+      p[1] = (p[1] ?? 0) + e.duration;
+    }
+  });
+  obs.observe({ entryTypes: ["gc"] });
+  return () => {
+    obs.disconnect();
+    const f = (p: number[]) => `${p[0]}/${Math.round(p[1] ?? 0)} ms`;
+    return `GC pauses: minor ${f(pauses.minor)}, major ${f(pauses.major)}`;
+  };
+}
+
+/** Starts the CPU and sampling heap profilers when AUDIT_BENCH_PROFILE names a directory. */
+async function profileDrain(name: string): Promise<() => Promise<void>> {
+  const out = process.env.AUDIT_BENCH_PROFILE;
+  if (!out) return async () => undefined;
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 200 });
+  await session.post("HeapProfiler.enable");
+  await session.post("HeapProfiler.startSampling", {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  await session.post("Profiler.start");
+  return async () => {
+    const { profile } = await session.post("Profiler.stop");
+    const { profile: heap } = await session.post("HeapProfiler.stopSampling");
+    const { writeFile } = await import("node:fs/promises");
+    await writeFile(join(out, `${name}.cpuprofile`), JSON.stringify(profile));
+    await writeFile(join(out, `${name}.heapprofile`), JSON.stringify(heap));
+    session.disconnect();
+  };
+}
+
 /** Fills stream AUDIT with `events`, then measures how fast the service drains it. */
 async function drain(databaseUrl: string | undefined, name: string, events: AuditEvent[]) {
   const subjects = createSubjects(uniqueNamespace("b"));
@@ -240,9 +287,15 @@ async function drain(databaseUrl: string | undefined, name: string, events: Audi
   const load = loadavg();
   const dbCpu = containerCpuMeter(databaseUrl ? postgres.containerId : undefined);
   const natsCpu = containerCpuMeter(nats.containerId);
+  const stopProfile = await profileDrain(name);
+  const gc = gcMeter();
+  const elu0 = performance.eventLoopUtilization();
   const t0 = performance.now();
   await finished;
   const seconds = (performance.now() - t0) / 1000;
+  const elu = performance.eventLoopUtilization(elu0).utilization;
+  const gcPauses = gc();
+  await stopProfile();
   const n = events.length - storedBefore;
   const result = {
     dbUs: dbCpu(n),
@@ -254,6 +307,8 @@ async function drain(databaseUrl: string | undefined, name: string, events: Audi
     batch: Math.round((events.length - storedBefore) / Math.max(1, commits - commitsBefore)),
     rss: rssMb(),
     load: `${load} → ${loadavg()}`,
+    elu: Math.round(elu * 100),
+    gc: gcPauses,
   };
   await app.stop();
   return result;
@@ -397,7 +452,7 @@ try {
         ops_per_s: pgOurs.ops,
         cpu_pct: pgOurs.cpu,
         rss_mb: pgOurs.rss,
-        notes: `${SUSTAINED} events; ${pgOurs.cpuUs} µs CPU/event (main thread ${pgOurs.mainUs}), PostgreSQL ${pgOurs.dbUs}, nats-server ${pgOurs.natsUs}; ${pgOurs.batch} events/commit; load ${pgOurs.load}`,
+        notes: `${SUSTAINED} events; ${pgOurs.cpuUs} µs CPU/event (main thread ${pgOurs.mainUs}), PostgreSQL ${pgOurs.dbUs}, nats-server ${pgOurs.natsUs}; ${pgOurs.batch} events/commit; event loop ${pgOurs.elu} % busy; ${pgOurs.gc}; load ${pgOurs.load}`,
       },
     );
   }
@@ -438,7 +493,7 @@ try {
         ops_per_s: liteOurs.ops,
         cpu_pct: liteOurs.cpu,
         rss_mb: liteOurs.rss,
-        notes: `${PGLITE} events; ${liteOurs.cpuUs} µs CPU/event (main thread ${liteOurs.mainUs}), nats-server ${liteOurs.natsUs}; ${liteOurs.batch} events/commit; load ${liteOurs.load}`,
+        notes: `${PGLITE} events; ${liteOurs.cpuUs} µs CPU/event (main thread ${liteOurs.mainUs}), nats-server ${liteOurs.natsUs}; ${liteOurs.batch} events/commit; event loop ${liteOurs.elu} % busy; ${liteOurs.gc}; load ${liteOurs.load}`,
       },
     );
   }

@@ -212,13 +212,15 @@ export function buildAudit(deps: AuditDeps): AuditApp {
     return jetstream(nc).consumers.get(stream, config.AUDIT_CONSUMER);
   }
 
-  async function readLoop(msgs: ConsumerMessages): Promise<void> {
-    for await (const m of msgs) {
-      const r = new Received(m, Date.now());
-      if (queue.size < config.AUDIT_BATCH_MAX) prepareReceived(r);
-      queue.set(m.info.streamSequence, r);
-      if (queue.size >= wantQueued) signal();
-    }
+  /**
+   * Called by nats.js for each delivered message (consume's callback form: no
+   * async iterator, so no promise and iterator result per message).
+   */
+  function receive(m: JsMsg): void {
+    const r = new Received(m, Date.now(), streamSequenceOf(m));
+    if (queue.size < config.AUDIT_BATCH_MAX) prepareReceived(r);
+    queue.set(r.streamSeq, r);
+    if (queue.size >= wantQueued) signal();
   }
 
   /** Takes the oldest queued messages, preparing those not prepared on receipt. */
@@ -234,28 +236,19 @@ export function buildAudit(deps: AuditDeps): AuditApp {
   }
 
   function prepareReceived(r: Received): void {
-    const event = prepare(r.msg);
+    const event = prepare(r.msg, r.streamSeq);
     const data = canonicalJson(event.data);
     r.prepared(event, canonicalEvent(event, data), data, isSampled(r.msg));
   }
 
-  function prepare(m: JsMsg): ChainEvent {
-    // The subject is a getter: nats.js decodes it from bytes, only needed for an invalid body.
-    const result = ingest(
-      m.data,
-      {
-        get subject() {
-          return m.subject;
-        },
-        stream,
-        streamSeq: m.info.streamSequence,
-      },
-      clock,
-    );
+  function prepare(m: JsMsg, streamSeq: number): ChainEvent {
+    // A plain object, no getter: nats.js's consumer has already decoded the
+    // subject (it compares it with its inbox), so reading it costs nothing.
+    const result = ingest(m.data, { subject: m.subject, stream, streamSeq }, clock);
     if (!result.ok) {
       invalid += 1;
       log.warn(
-        { subject: m.subject, code: result.code, stream_seq: m.info.streamSequence },
+        { subject: m.subject, code: result.code, stream_seq: streamSeq },
         "invalid audit event stored as invalid_event",
       );
     } else if (result.redactedPaths.length > 0) {
@@ -285,7 +278,7 @@ export function buildAudit(deps: AuditDeps): AuditApp {
 
   /** Acks a committed batch (only now) and accounts for it. */
   async function committed(batch: readonly Received[], result: AppendResult): Promise<void> {
-    for (const r of batch) r.msg.ack();
+    ackCommitted(batch);
     traceStored(batch, result);
     stored += result.stored.length;
     duplicates += result.skipped;
@@ -363,6 +356,10 @@ export function buildAudit(deps: AuditDeps): AuditApp {
       batch.map((r) => r.data),
     );
     tail = linked.result.head;
+    // Hashed and in the COPY bytes now: let these strings die young instead of
+    // surviving a scavenge while the batch waits for its commit (a retry of the
+    // batch computes them again).
+    for (const r of batch) r.released();
     let locked: () => void = () => undefined;
     const behind = lastLocked;
     lastLocked = new Promise<void>((resolve) => {
@@ -498,9 +495,13 @@ export function buildAudit(deps: AuditDeps): AuditApp {
       consumer = await ensureConsumer();
       messages = await consumer.consume({
         max_messages: Math.min(2_000, config.AUDIT_MAX_ACK_PENDING),
+        callback: receive,
       });
       loops.push(
-        readLoop(messages).catch((err: unknown) => log.error({ err }, "audit consumer stopped")),
+        // A throw in `receive` stops the consumer (nats.js), as it ended the read loop before.
+        messages.closed().then((err) => {
+          if (err) log.error({ err }, "audit consumer stopped");
+        }),
         writeLoop(),
       );
       const lagTimer = setInterval(() => void pollLag(), 1_000);
@@ -552,18 +553,27 @@ export function buildAudit(deps: AuditDeps): AuditApp {
 /** A message waiting in the service's queue, then the event prepared from it. */
 class Received {
   readonly msg: JsMsg;
+  /** The message's stream sequence (the queue's key). */
+  readonly streamSeq: number;
   /** Arrival time; kept as `receivedAt` only for a sampled trace context. */
   readonly #at: number;
   event: ChainEvent = PENDING;
   canonical = "";
-  /** `canonicalJson(event.data)`: part of `canonical`, and the stored data column. */
+  /** `canonicalJson(event.data)`: part of `canonical`, and the stored data column ("" once released: computed again). */
   data = "";
   /** When a sampled trace context came with the event: the start of its store span. */
   receivedAt: number | undefined;
 
-  constructor(msg: JsMsg, at: number) {
+  constructor(msg: JsMsg, at: number, streamSeq: number) {
     this.msg = msg;
     this.#at = at;
+    this.streamSeq = streamSeq;
+  }
+
+  /** Drops the canonical and data JSON (kept by the linked batch as hashes and COPY bytes). */
+  released(): void {
+    this.canonical = "";
+    this.data = "";
   }
 
   prepared(event: ChainEvent, canonical: string, data: string, sampled: boolean): void {
@@ -585,28 +595,146 @@ const PENDING: ChainEvent = Object.freeze({
 
 const tracer = trace.getTracer("@upline/audit");
 
+/** The part of nats.js's protocol handler (a message's `publisher`) that writes commands. */
+interface ProtocolWriter {
+  sendCommand(cmd: string): void;
+  outMsgs: number;
+  outBytes: number;
+}
+
+/** nats.js's JetStream message around its core message, as far as acking goes. */
+interface AckableImpl {
+  didAck?: unknown;
+  reply?: unknown;
+  msg?: { publisher?: unknown };
+}
+
+function protocolWriter(p: unknown): ProtocolWriter | undefined {
+  const w = p as Partial<ProtocolWriter> | undefined;
+  return typeof w?.sendCommand === "function" &&
+    typeof w.outMsgs === "number" &&
+    typeof w.outBytes === "number"
+    ? (w as ProtocolWriter)
+    : undefined;
+}
+
+/**
+ * Acknowledges the messages of a committed batch. `msg.ack()` writes one
+ * `PUB <reply> 4` command per message through nats.js's publish (an options
+ * object, a command string, its bytes and three buffered parts each); here the
+ * same commands are joined and handed to the connection's protocol handler as
+ * one string, the way `ack()` hands it each command. A message whose nats.js
+ * object does not have the expected shape is acked with `ack()`.
+ */
+function ackCommitted(batch: readonly Received[]): void {
+  let writer: ProtocolWriter | undefined;
+  let text = "";
+  let n = 0;
+  for (const r of batch) {
+    const m = r.msg as unknown as AckableImpl;
+    const w = protocolWriter(m.msg?.publisher);
+    const reply = m.reply;
+    if (
+      w === undefined ||
+      (writer !== undefined && w !== writer) ||
+      typeof reply !== "string" ||
+      reply.length === 0 ||
+      m.didAck !== false
+    ) {
+      r.msg.ack();
+      continue;
+    }
+    writer = w;
+    m.didAck = true; // as ack() marks it: a later ack/nak/working sends nothing
+    text += `PUB ${reply} 4\r\n+ACK\r\n`;
+    n++;
+  }
+  if (writer !== undefined && n > 0) {
+    writer.outMsgs += n;
+    writer.outBytes += 4 * n;
+    writer.sendCommand(text);
+  }
+}
+
+/**
+ * The stream sequence of a JetStream message, read from its ack subject
+ * without nats.js's `info` (which splits the subject into an array and builds
+ * an object per message: the largest allocation of the read path). Falls back
+ * to `info` when the subject does not have one of the two known shapes.
+ */
+function streamSequenceOf(m: JsMsg): number {
+  // nats.js's message has `reply` (decoded once and kept: the ack uses it too);
+  // its JsMsg type does not declare it.
+  const reply = (m as { readonly reply?: unknown }).reply;
+  return (
+    (typeof reply === "string" ? streamSequenceFromReply(reply) : undefined) ??
+    m.info.streamSequence
+  );
+}
+
+/**
+ * The stream sequence token of an ack subject, as nats.js's `parseInfo` reads it:
+ * `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>` (9 tokens),
+ * or with `<domain>.<account hash>` after `$JS.ACK` and any tokens after `<pending>`
+ * (11 or more). Undefined for any other shape or a sequence that is not a
+ * positive safe integer written in decimal digits.
+ */
+export function streamSequenceFromReply(reply: string): number | undefined {
+  if (!reply.startsWith("$JS.ACK.")) return undefined;
+  let dots = 0;
+  let start5 = -1; // first character of token 5 (v1's sseq)
+  let start7 = -1; // first character of token 7 (v2's sseq)
+  for (let i = 0; i < reply.length; i++) {
+    if (reply.charCodeAt(i) !== 0x2e) continue;
+    dots++;
+    if (dots === 5) start5 = i + 1;
+    else if (dots === 7) start7 = i + 1;
+  }
+  const tokens = dots + 1;
+  const start = tokens === 9 ? start5 : tokens >= 11 ? start7 : -1;
+  if (start < 0) return undefined;
+  let n = 0;
+  let i = start;
+  for (; i < reply.length; i++) {
+    const c = reply.charCodeAt(i);
+    if (c === 0x2e) break;
+    if (c < 0x30 || c > 0x39) return undefined;
+    n = n * 10 + (c - 0x30);
+  }
+  return i > start && n > 0 && Number.isSafeInteger(n) ? n : undefined;
+}
+
 /** A `traceparent` whose flags mark the trace as sampled: only those get a store span. */
 function isSampled(m: JsMsg): boolean {
   // Most events carry only Nats-Msg-Id: when the raw header block does not
   // even contain the key's bytes, skip decoding it into a map (nats.js keeps
   // keys as sent and `get` matches them exactly, so this is only a shortcut).
-  const raw = rawHeaderBlock(m);
-  if (raw !== undefined && raw.indexOf(TRACEPARENT) === -1) return false;
+  if (headerBlockLacks(m, TRACEPARENT)) return false;
   const tp = m.headers?.get("traceparent");
   return tp?.endsWith("-01") === true;
 }
 
 const TRACEPARENT = Buffer.from("traceparent");
 
-/** The message's undecoded header block, when nats.js's message has the expected shape. */
-function rawHeaderBlock(m: JsMsg): Buffer | undefined {
+/**
+ * True when the message's undecoded header block certainly does not contain
+ * `needle`; false when it may (or nats.js's message does not have the expected shape).
+ */
+export function headerBlockLacks(m: JsMsg, needle: Buffer): boolean {
   const inner = (m as unknown as { msg?: { _msg?: { hdr?: unknown }; _rdata?: unknown } }).msg;
   const hdr = inner?._msg?.hdr;
   const data = inner?._rdata;
   if (typeof hdr !== "number" || !(data instanceof Uint8Array) || hdr > data.byteLength) {
-    return undefined;
+    return false;
   }
-  return Buffer.from(data.buffer, data.byteOffset, Math.max(0, hdr));
+  if (hdr <= 0) return true; // no header block
+  // The message bytes are the header block, then the body. nats.js hands out
+  // Buffers: search them in place (no view per message). The first occurrence
+  // ending past the block (or none) means the block has none.
+  const at = Buffer.isBuffer(data)
+    ? data.indexOf(needle)
+    : Buffer.from(data.buffer, data.byteOffset, hdr).indexOf(needle);
+  return at === -1 || at + needle.length > hdr;
 }
 
 const headerGetter = {

@@ -64,15 +64,24 @@ export function canonicalJson(value: unknown): string {
       }
       const obj = value as Record<string, unknown>;
       const keys = Object.keys(obj);
-      if (!ascending(keys)) keys.sort();
+      const sorted = ascending(keys);
+      if (!sorted) sortKeys(keys);
       // A flat object (every value a string, a finite number, a boolean, null or
-      // undefined): one native JSON.stringify with the sorted keys as its
-      // allow-list writes exactly this form (keys in list order, undefined left
-      // out, strings and numbers as JSON.stringify writes them).
-      // Plain objects only: a Date or class instance could bring its own toJSON.
+      // undefined): one native JSON.stringify writes exactly this form
+      // (undefined left out, strings and numbers as JSON.stringify writes them)
+      // when it meets the keys in sorted order. Plain objects only: a Date or
+      // class instance could bring its own toJSON.
       const proto = Object.getPrototypeOf(obj);
       if ((proto === Object.prototype || proto === null) && flat(obj, keys)) {
-        return JSON.stringify(obj, keys);
+        // Own keys already in sorted order: JSON.stringify enumerates them in
+        // that same order (the cheapest case, no allow-list).
+        if (sorted) return JSON.stringify(obj);
+        // Otherwise a copy made in sorted order, which JSON.stringify writes
+        // faster than the original with the sorted keys as its allow-list.
+        // Not for integer-like keys (an object lists those first, in numeric
+        // order) or `__proto__` (assigning it would set the prototype).
+        const copy = sortedCopy(obj, keys);
+        return copy === undefined ? JSON.stringify(obj, keys) : JSON.stringify(copy);
       }
       let out = "{";
       for (let i = 0; i < keys.length; i++) {
@@ -109,6 +118,50 @@ function flat(obj: Record<string, unknown>, keys: readonly string[]): boolean {
     }
   }
   return true;
+}
+
+/**
+ * Sorts `keys` in place by UTF-16 code units, as `Array.prototype.sort` does for
+ * strings: insertion sort for the short lists objects have (no work array),
+ * the built-in sort for long ones.
+ */
+function sortKeys(keys: string[]): void {
+  if (keys.length > 24) {
+    keys.sort();
+    return;
+  }
+  for (let i = 1; i < keys.length; i++) {
+    const k = keys[i] as string;
+    let j = i - 1;
+    while (j >= 0 && (keys[j] as string) > k) {
+      keys[j + 1] = keys[j] as string;
+      j--;
+    }
+    keys[j + 1] = k;
+  }
+}
+
+/**
+ * A plain object with `obj`'s values under `keys` added in that (sorted)
+ * order, so its own keys enumerate in it; undefined when a key is integer-like
+ * (first character a digit: such keys enumerate first, in numeric order) or
+ * `__proto__`.
+ */
+function sortedCopy(
+  obj: Record<string, unknown>,
+  keys: readonly string[],
+): Record<string, unknown> | undefined {
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    const c = k.charCodeAt(0);
+    if ((c >= 0x30 && c <= 0x39) || k === "__proto__") return undefined;
+  }
+  const copy: Record<string, unknown> = {};
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] as string;
+    copy[k] = obj[k];
+  }
+  return copy;
 }
 
 /** True when `keys` are already in the order `Array.prototype.sort` would give (UTF-16 code units). */

@@ -20,7 +20,7 @@ export interface Tx extends Sql {
    * `COPY <target> FROM STDIN` (PostgreSQL) or from a blob (PGlite) with `data`
    * in COPY's text format (tab-separated columns, one row per line, `\N` for NULL).
    */
-  readonly copy: (target: string, data: string) => Promise<void>;
+  readonly copy: (target: string, data: string | Buffer) => Promise<void>;
 }
 
 export const DbFlavor = { Postgres: "postgres", PGlite: "pglite" } as const;
@@ -43,7 +43,7 @@ export interface Db extends Sql {
   readonly copyScript: (
     prelude: string,
     target: string,
-    data: string,
+    data: string | Buffer,
     onPrelude?: () => void,
   ) => Promise<void>;
   /**
@@ -263,12 +263,12 @@ class CopyInQuery {
 
   constructor(
     text: string,
-    data: string,
+    data: string | Buffer,
     settle: (err: Error | null) => void,
     onFirstDone: (() => void) | undefined,
   ) {
     this.text = text;
-    this.#data = Buffer.from(data, "utf8");
+    this.#data = typeof data === "string" ? Buffer.from(data, "utf8") : data;
     this.#onFirstDone = onFirstDone;
     let done = false;
     this.callback = (err) => {
@@ -319,7 +319,7 @@ interface CopyConnection {
 function copyIn(
   client: pg.PoolClient,
   text: string,
-  data: string,
+  data: string | Buffer,
   onFirstDone?: () => void,
 ): Promise<void> {
   return new Promise<void>((resolve, reject) => {

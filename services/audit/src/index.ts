@@ -38,6 +38,7 @@ export {
   appendEvents,
   COPY_TARGET,
   copyRows,
+  copyRowsBytes,
   countRows,
   HEAD_MOVED,
   insertCheckpoint,

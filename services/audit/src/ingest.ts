@@ -150,7 +150,11 @@ export function fastAuditEvent(raw: unknown): AuditEvent | undefined {
 export function decodeEvent(body: Uint8Array, what: () => string): AuditEvent {
   let raw: unknown;
   try {
-    raw = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8"));
+    // nats.js hands out Buffers: decoded in place, no view per message.
+    const text = Buffer.isBuffer(body)
+      ? body.toString("utf8")
+      : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+    raw = JSON.parse(text);
   } catch {
     raw = undefined; // decodeMessage below reports it as zod/JSON would
   }

@@ -218,3 +218,28 @@ test("chain - flat objects (one native stringify) agree with the plain implement
   assert.throws(() => canonicalJson({ a: 1, b: Number.NaN }), TypeError);
   assert.throws(() => canonicalJson({ a: 1, f: Symbol("s") }), TypeError);
 });
+
+test("chain - unsorted flat objects (copied in sorted order) agree with the plain implementation", () => {
+  const parse = (s: string) => JSON.parse(s) as Record<string, unknown>;
+  const many: Record<string, unknown> = {};
+  for (let i = 30; i > 0; i--) many[`k${String.fromCharCode(96 + (i % 26))}${i}`] = i;
+  const cases: Record<string, unknown>[] = [
+    { side: "bid", market: "KRW-BTC", ord_type: "limit", price: "1", volume: "0.1", x: undefined },
+    // integer-like keys are listed first by the object, in numeric order: "10" sorts before "9"
+    { b: 1, 10: 2, 9: 3, a: 4 },
+    parse('{"z":1,"__proto__":"p","a":2}'),
+    { b: "x", "": "empty key", a: null },
+    { é: 1, E: 2, e: 3 },
+    many,
+  ];
+  for (const v of cases) {
+    const keysBefore = Object.keys(v);
+    assert.equal(canonicalJson(v), referenceCanonical(v));
+    assert.deepEqual(Object.keys(v), keysBefore, "the object itself is not changed");
+  }
+  assert.equal(canonicalJson({ b: 1, 10: 2, 9: 3, a: 4 }), '{"10":2,"9":3,"a":4,"b":1}');
+  assert.equal(
+    canonicalJson(parse('{"z":1,"__proto__":"p","a":2}')),
+    '{"__proto__":"p","a":2,"z":1}',
+  );
+});

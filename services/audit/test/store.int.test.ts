@@ -9,6 +9,7 @@ import {
   canonicalEvent,
   canonicalJson,
   copyRows,
+  copyRowsBytes,
   countRows,
   type Db,
   EMPTY_HEAD,
@@ -352,6 +353,13 @@ test("audit store - COPY text built from the data JSON computed for hashing equa
   const rows = linkEvents(EMPTY_HEAD, evs).rows;
   const datas = evs.map((e) => canonicalJson(e.data));
   assert.equal(copyRows(rows, datas), copyRows(rows));
+  // The bytes the store sends are the text's UTF-8, whatever the buffer's first guess of its size.
+  assert.equal(copyRowsBytes(rows, datas).toString("utf8"), copyRows(rows, datas));
+  assert.deepEqual(copyRowsBytes(rows, datas), Buffer.from(copyRows(rows), "utf8"));
+  const wide = linkEvents(EMPTY_HEAD, [
+    { ...(evs[0] as ChainEvent), data: { s: "\u{1F600}\u00E9\uFFFD\t".repeat(400) } },
+  ]).rows;
+  assert.deepEqual(copyRowsBytes(wide), Buffer.from(copyRows(wide), "utf8"));
   for (let i = 0; i < evs.length; i++) {
     const e = evs[i] as ChainEvent;
     assert.equal(canonicalEvent(e, datas[i]), canonicalEvent(e));
