@@ -16,9 +16,14 @@ export function dec(text: string): Dec {
   return { units: BigInt(`${m[1]}${frac}`), scale: frac.length };
 }
 
-function align(a: Dec, b: Dec): [bigint, bigint] {
-  const s = Math.max(a.scale, b.scale);
-  return [a.units * 10n ** BigInt(s - a.scale), b.units * 10n ** BigInt(s - b.scale)];
+/** 10^0 … 10^40: the scales that occur (KRW prices, 8-decimal volumes, their products). */
+const POW10: readonly bigint[] = Array.from({ length: 41 }, (_, k) => 10n ** BigInt(k));
+
+/** `a`'s units at scale `s` (≥ a.scale): no new BigInt when the scale is already `s`. */
+function at(a: Dec, s: number): bigint {
+  if (a.scale === s) return a.units;
+  const k = s - a.scale;
+  return a.units * (POW10[k] ?? 10n ** BigInt(k));
 }
 
 export function mul(a: Dec, b: Dec): Dec {
@@ -27,13 +32,17 @@ export function mul(a: Dec, b: Dec): Dec {
 
 /** -1, 0 or 1. */
 export function cmp(a: Dec, b: Dec): number {
-  const [x, y] = align(a, b);
+  const s = Math.max(a.scale, b.scale);
+  const x = at(a, s);
+  const y = at(b, s);
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /** Whether `value` is a whole multiple of `step` (step > 0). */
 export function isMultiple(value: Dec, step: Dec): boolean {
-  const [x, y] = align(value, step);
+  const s = Math.max(value.scale, step.scale);
+  const x = at(value, s);
+  const y = at(step, s);
   return y !== 0n && x % y === 0n;
 }
 

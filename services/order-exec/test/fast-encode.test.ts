@@ -130,6 +130,28 @@ test("fast-encode - audit records the hand path cannot vouch for go to the schem
     assert.equal(fastAuditBody(head(over), data), undefined, JSON.stringify({ over, data }));
 });
 
+test("fast-encode - a kept envelope is only reused for its own service, kind and outcome", () => {
+  // Interleaved so that each triple meets the others' kept envelopes.
+  const heads: [Partial<AuditHead>, boolean][] = [
+    [{ kind: "order_submit", outcome: "ok" }, true],
+    [{ kind: "order_submit", outcome: "OK" }, false],
+    [{ kind: "order_submit", service: "nobody" as ServiceName }, false],
+    [{ kind: "order_submit", service: "signer" }, true],
+    [{ kind: "order_submit", outcome: "error" }, true],
+    [{ kind: "order_submit", outcome: "denied", service: "signer" }, true],
+    [{ kind: "order_submit", outcome: "ok" }, true],
+    [{ kind: "Order_submit", outcome: "ok" }, false],
+    [{ kind: "order_submit", outcome: "" }, false],
+  ];
+  for (let round = 0; round < 3; round++)
+    for (const [over, ok] of heads) {
+      const h = head(over);
+      const fast = fastAuditBody(h, intentData);
+      if (!ok) assert.equal(fast, undefined, JSON.stringify(over));
+      else assert.equal(fast, schemaAudit(h, intentData), JSON.stringify(over));
+    }
+});
+
 test("fast-encode - generated audit records: the hand path answers only with the schema's bytes", () => {
   const r = rng(0x5eed);
   const keys = [
@@ -416,6 +438,20 @@ test("fast-encode - isoTime is Date#toISOString for generated, edge and odd time
     assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
     // The one-entry cache answers a repeat with the same text.
     if (i % 1000 === 0) assert.equal(isoTime(ms), new Date(ms).toISOString());
+  }
+  // Runs of consecutive milliseconds across second, minute, day, leap-day and
+  // year boundaries, forwards and backwards (the kept second must not leak).
+  const runs = [
+    Date.UTC(2026, 11, 31, 23, 59, 59, 990),
+    Date.UTC(2028, 1, 28, 23, 59, 59, 995),
+    Date.UTC(2026, 10, 22, 7, 30, 0, 0) - 3,
+    Date.UTC(9999, 11, 31, 23, 59, 59, 990),
+  ];
+  for (const start of runs) {
+    for (let ms = start; ms < start + 25; ms++)
+      assert.equal(isoTime(ms), new Date(ms).toISOString());
+    for (let ms = start + 25; ms >= start - 1005; ms -= 7)
+      assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
   }
   assert.throws(() => isoTime(Number.NaN), RangeError);
 });
