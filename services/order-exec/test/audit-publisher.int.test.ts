@@ -29,6 +29,7 @@ import {
 } from "@upline/shared";
 import { startNats, uniqueNamespace } from "@upline/testkit";
 import { createOrderAuditPublisher } from "../src/fast-encode.ts";
+import { intentAuditData } from "./audit-fixtures.ts";
 import { logger } from "./harness.ts";
 
 /** A synchronous context manager: enough for `record`, which reads the active span when called. */
@@ -82,16 +83,7 @@ after(async () => {
   await nc.drain();
 });
 
-const intentData = {
-  client_order_id: "c-1.x:9",
-  account: "main",
-  market: "KRW-BTC",
-  side: "bid",
-  ord_type: "limit",
-  price: "90000000",
-  volume: "0.0001",
-  time_in_force: undefined,
-};
+const intentData = intentAuditData;
 
 const stored = async (seq: number) => {
   const m = await jsm.streams.getMessage(subjects.streams.audit, { seq });

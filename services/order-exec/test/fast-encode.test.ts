@@ -19,6 +19,7 @@ import {
 import { seededRandom } from "@upline/testkit";
 import { claimKey, expectLastHeaders } from "../src/claims.ts";
 import { type AuditHead, fastAuditBody, fastOrderEventBody, isoTime } from "../src/fast-encode.ts";
+import { intentAuditData } from "./audit-fixtures.ts";
 
 /** The schema path's JSON, or undefined when it refuses. */
 const schemaAudit = (head: AuditHead, data: Record<string, unknown>): string | undefined => {
@@ -59,16 +60,7 @@ const head = (over: Partial<AuditHead> = {}): AuditHead => {
   };
 };
 
-const intentData = {
-  client_order_id: "c-1.x:9",
-  account: "main",
-  market: "KRW-BTC",
-  side: "bid",
-  ord_type: "limit",
-  price: "90000000",
-  volume: "0.0001",
-  time_in_force: undefined,
-};
+const intentData = intentAuditData;
 
 test("fast-encode - order-exec's per-order audit records take the hand path with the schema's bytes", () => {
   const records: [Partial<AuditHead>, Record<string, unknown>][] = [
