@@ -29,7 +29,7 @@ import {
 } from "@upline/shared";
 import { startNats, uniqueNamespace } from "@upline/testkit";
 import { createOrderAuditPublisher } from "../src/fast-encode.ts";
-import { intentAuditData } from "./audit-fixtures.ts";
+import { intentAuditData } from "./fixtures.ts";
 import { logger } from "./harness.ts";
 
 /** A synchronous context manager: enough for `record`, which reads the active span when called. */

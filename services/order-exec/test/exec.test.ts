@@ -26,6 +26,7 @@ import {
   DEFAULT_MIN_TOTAL,
   type Executor,
 } from "../src/index.ts";
+import { limitBidFields } from "./fixtures.ts";
 
 interface Deferred<T> {
   readonly promise: Promise<T>;
@@ -114,12 +115,7 @@ const ORDER: UpbitOrder = {
 
 const intent = (id = "c1"): OrderIntent => ({
   client_order_id: id,
-  account: "main",
-  market: "KRW-BTC",
-  side: "bid",
-  ord_type: "limit",
-  price: "90000000",
-  volume: "0.0001",
+  ...limitBidFields,
 });
 
 function setup() {

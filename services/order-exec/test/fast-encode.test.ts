@@ -19,7 +19,7 @@ import {
 import { seededRandom } from "@upline/testkit";
 import { claimKey, expectLastHeaders } from "../src/claims.ts";
 import { type AuditHead, fastAuditBody, fastOrderEventBody, isoTime } from "../src/fast-encode.ts";
-import { intentAuditData } from "./audit-fixtures.ts";
+import { intentAuditData } from "./fixtures.ts";
 
 /** The schema path's JSON, or undefined when it refuses. */
 const schemaAudit = (head: AuditHead, data: Record<string, unknown>): string | undefined => {

@@ -43,6 +43,7 @@ import {
   type OrderExecSettings,
   SIGNER_ENDPOINTS,
 } from "../src/index.ts";
+import { limitBidFields } from "./fixtures.ts";
 
 export const logger: Logger = createLogger({
   service: "order-exec",
@@ -396,12 +397,7 @@ export function limitBuy(
   seq++;
   return {
     client_order_id: id ?? `t-${process.pid}-${Date.now().toString(36)}-${seq}`,
-    account: "main",
-    market: "KRW-BTC",
-    side: "bid",
-    ord_type: "limit",
-    price: "90000000",
-    volume: "0.0001",
+    ...limitBidFields,
     ...overrides,
   };
 }

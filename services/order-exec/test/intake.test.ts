@@ -8,16 +8,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { OrderIntent } from "@upline/shared";
 import { fastOrderIntent } from "../src/intake.ts";
+import { limitBidFields } from "./fixtures.ts";
 
 const good: Record<string, unknown>[] = [
   {
     client_order_id: "c1",
-    account: "main",
-    market: "KRW-BTC",
-    side: "bid",
-    ord_type: "limit",
-    price: "90000000",
-    volume: "0.0001",
+    ...limitBidFields,
   },
   {
     client_order_id: "A.b_c:d-9",

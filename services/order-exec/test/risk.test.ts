@@ -10,15 +10,11 @@ import {
   type RiskContext,
   rateCap,
 } from "../src/index.ts";
+import { limitBidFields } from "./fixtures.ts";
 
 const base: OrderIntent = {
   client_order_id: "c1",
-  account: "main",
-  market: "KRW-BTC",
-  side: "bid",
-  ord_type: "limit",
-  price: "90000000",
-  volume: "0.0001",
+  ...limitBidFields,
 };
 const ctx = (over: Partial<RiskContext> = {}): RiskContext => ({
   now: Date.parse("2026-11-21T00:00:00Z"),
